@@ -1,0 +1,86 @@
+//! The `ventral` command line: clap arguments → validated options → `run() -> Result`. Data goes to
+//! stdout, logs and progress to stderr.
+
+mod bench;
+mod devices;
+mod selftest;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::Error;
+use crate::gpu::{Backend, ContextOptions};
+
+/// Exit code of a usage error (bad flag or value).
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code of a runtime error.
+pub const EXIT_FAILURE: i32 = 1;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ventral",
+    version,
+    about = "Deep networks next to the brain on any GPU"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List every adapter wgpu can see, with the limits and features that matter.
+    Devices(devices::DevicesArgs),
+    /// Run every kernel against its CPU twin and print a kernel × adapter table.
+    Selftest(selftest::SelftestArgs),
+    /// Benchmarks: `ventral bench kernels`.
+    Bench(bench::BenchArgs),
+}
+
+/// Adapter selection shared by every GPU subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct GpuArgs {
+    /// Graphics API: vulkan, metal, dx12, gl or any [env: VENTRAL_BACKEND]
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Adapter name substring, case-insensitive [env: VENTRAL_ADAPTER]
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+impl GpuArgs {
+    /// Flags over environment.
+    pub fn options(&self) -> Result<ContextOptions, Error> {
+        let backend = self
+            .backend
+            .as_deref()
+            .map(str::parse::<Backend>)
+            .transpose()?;
+        Ok(ContextOptions::from_env()?.with_overrides(backend, self.adapter.clone()))
+    }
+}
+
+/// A failure with the exit code it maps to.
+pub struct Failure {
+    pub code: i32,
+    pub error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        let error = e.into();
+        let code = match error.downcast_ref::<Error>() {
+            Some(Error::Invalid(_)) => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        };
+        Failure { code, error }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Devices(a) => devices::run(&a),
+        Command::Selftest(a) => selftest::run(&a),
+        Command::Bench(a) => bench::run(&a),
+    }
+}

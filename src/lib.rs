@@ -1,0 +1,13 @@
+//! ventral: deep networks next to the brain on any GPU.
+//!
+//! The engine: a [`Context`] on a wgpu adapter, [`Tensor`]s in storage buffers, and kernels in
+//! [`ops`], each with a plain-Rust CPU twin that accumulates in f64.
+
+pub mod cli;
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod selftest;
+
+pub use error::{Error, Result};
+pub use gpu::{AdapterReport, Backend, Context, ContextOptions, Recorder, Tensor};
