@@ -3,6 +3,7 @@
 //! The engine: a [`Context`] on a wgpu adapter, [`Tensor`]s in storage buffers, and kernels in
 //! [`ops`], each with a plain-Rust CPU twin that accumulates in f64.
 
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod gpu;

@@ -29,6 +29,16 @@ pub struct Comparison {
 
 /// Compares element by element: each must satisfy `|got − want| ≤ atol + rtol·|want|`; NaN must
 /// match NaN. Lengths must agree.
+///
+/// ```
+/// use ventral::selftest::compare;
+/// let c = compare(&[1.0, 2.0005, f32::NAN], &[1.0, 2.0, f32::NAN], 1e-3, 0.0);
+/// assert!(c.pass);
+/// assert!((c.max_abs - 5e-4).abs() < 1e-6);
+/// assert_eq!(c.worst.0, 1);
+/// assert!(!compare(&[1.0, 2.0005], &[1.0, 2.0], 1e-4, 0.0).pass);
+/// assert!(!compare(&[f32::NAN], &[0.0], 1.0, 1.0).pass);
+/// ```
 pub fn compare(got: &[f32], want: &[f32], atol: f64, rtol: f64) -> Comparison {
     let mut c = Comparison {
         max_abs: 0.0,

@@ -1,0 +1,128 @@
+//! Kernel benchmarks: what a user waits for. Pipeline compile + first run is reported apart from the
+//! steady state; every timed sample records, submits and waits for the GPU; median and spread.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::gpu::{Context, Recorder, Tensor};
+use crate::ops::conv::{conv2d, Conv2d};
+use crate::ops::matmul::{matmul, Matmul, MatmulKernel};
+use crate::selftest::random;
+
+/// Benchmark sizes: `Full` is what BENCHMARKS.md reports, `Smoke` a seconds-long check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchSize {
+    Smoke,
+    Full,
+}
+
+/// Timing of one kernel configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelTiming {
+    pub name: String,
+    pub flops: f64,
+    /// Pipeline build + first run, seconds.
+    pub first_run_s: f64,
+    pub samples: usize,
+    pub median_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
+    pub median_gflops: f64,
+}
+
+fn time_op(
+    ctx: &Context,
+    name: String,
+    flops: f64,
+    samples: usize,
+    op: &dyn Fn(&mut Recorder<'_>) -> Result<Tensor>,
+) -> Result<KernelTiming> {
+    let t0 = Instant::now();
+    ctx.run(op)?;
+    let first_run_s = t0.elapsed().as_secs_f64();
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        // `run` submits and waits for completion: the GPU sync is inside the sample.
+        ctx.run(op)?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median_s = if samples % 2 == 1 {
+        times[samples / 2]
+    } else {
+        0.5 * (times[samples / 2 - 1] + times[samples / 2])
+    };
+    Ok(KernelTiming {
+        name,
+        flops,
+        first_run_s,
+        samples,
+        median_s,
+        min_s: times[0],
+        max_s: times[samples - 1],
+        median_gflops: flops / median_s / 1e9,
+    })
+}
+
+/// Matmul (both variants) at n³ and one convolution layer (AlexNet conv2: 64→192, 27×27, k5 p2),
+/// `samples` timed runs each.
+pub fn kernel_benchmarks(
+    ctx: &Context,
+    size: BenchSize,
+    samples: usize,
+) -> Result<Vec<KernelTiming>> {
+    let samples = samples.max(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let n = match size {
+        BenchSize::Smoke => 128,
+        BenchSize::Full => 1024,
+    };
+    let a = ctx.upload(&random(&mut rng, n * n), &[n, n])?;
+    let b = ctx.upload(&random(&mut rng, n * n), &[n, n])?;
+    let mut out = Vec::new();
+    for (kernel, label) in [
+        (MatmulKernel::Register, "register-tiled"),
+        (MatmulKernel::Shared, "shared-memory"),
+    ] {
+        let opts = Matmul {
+            kernel,
+            ..Default::default()
+        };
+        out.push(time_op(
+            ctx,
+            format!("matmul {n}³ {label}"),
+            2.0 * (n as f64).powi(3),
+            samples,
+            &|r| matmul(r, &a, &b, None, opts),
+        )?);
+    }
+    let (batch, hw) = match size {
+        BenchSize::Smoke => (1, 13),
+        BenchSize::Full => (1, 27),
+    };
+    let x = ctx.upload(
+        &random(&mut rng, batch * 64 * hw * hw),
+        &[batch, 64, hw, hw],
+    )?;
+    let w = ctx.upload(&random(&mut rng, 192 * 64 * 25), &[192, 64, 5, 5])?;
+    let bias = ctx.upload(&random(&mut rng, 192), &[192])?;
+    let p = Conv2d {
+        padding: [2, 2],
+        relu: true,
+        ..Default::default()
+    };
+    let flops = 2.0 * (batch * 192 * hw * hw * 64 * 25) as f64;
+    out.push(time_op(
+        ctx,
+        format!("conv2d {batch}×64×{hw}×{hw} → 192, k5 p2 +bias relu"),
+        flops,
+        samples,
+        &|r| conv2d(r, &x, &w, Some(&bias), &p),
+    )?);
+    Ok(out)
+}
