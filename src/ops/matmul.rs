@@ -125,20 +125,29 @@ pub fn matmul(
         MatmulKernel::Auto => ("matmul_shared", 64),
     };
     let limit = rec.max_window_elems();
-    let b_item = d.k * d.n;
+    let a_flat = a.reshape(&[d.batch * d.m, d.k])?;
+    let ops = Operands {
+        a: &a_flat,
+        b,
+        bias,
+        c: &c,
+        sbk,
+        sbn,
+        relu: opts.relu,
+        entry,
+        tile,
+    };
+    let whole = Chunk {
+        m0: 0,
+        m1: d.m,
+        n0: 0,
+        n1: d.n,
+        k0: 0,
+        k1: d.k,
+    };
     // Whole operands in one dispatch with the batch along z when everything fits.
     if a.len() <= limit && b.len() <= limit && c.len() <= limit && d.batch <= 65535 {
-        record_whole(
-            rec,
-            &d,
-            a,
-            b,
-            bias,
-            &c,
-            (sbk, sbn),
-            opts.relu,
-            (entry, tile),
-        )?;
+        record(rec, &d, &ops, &whole, 0, d.batch)?;
         return Ok(c);
     }
     // Otherwise batch items one at a time, each split into M / N / K chunks that fit.
@@ -170,12 +179,11 @@ pub fn matmul(
         }
     }
     for item in 0..d.batch {
-        let a_item = a.reshape(&[d.batch * d.m, d.k])?;
-        let b_off = if d.b_batched { item * b_item } else { 0 };
+        let b_off = if d.b_batched { item * d.k * d.n } else { 0 };
         for m0 in (0..d.m).step_by(mc) {
             for n0 in (0..d.n).step_by(nc) {
                 for k0 in (0..d.k).step_by(kc) {
-                    let plan = Chunk {
+                    let chunk = Chunk {
                         m0: item * d.m + m0,
                         m1: item * d.m + (m0 + mc).min(d.m),
                         n0,
@@ -183,24 +191,25 @@ pub fn matmul(
                         k0,
                         k1: (k0 + kc).min(d.k),
                     };
-                    record_chunk(
-                        rec,
-                        &d,
-                        &a_item,
-                        b,
-                        b_off,
-                        bias,
-                        &c,
-                        &plan,
-                        (sbk, sbn),
-                        opts.relu,
-                        (entry, tile),
-                    )?;
+                    record(rec, &d, &ops, &chunk, b_off, 1)?;
                 }
             }
         }
     }
     Ok(c)
+}
+
+/// Everything a dispatch shares: operands (`a` flattened to `[Bt·M, K]`), B's strides, the kernel.
+struct Operands<'t> {
+    a: &'t Tensor,
+    b: &'t Tensor,
+    bias: Option<&'t Tensor>,
+    c: &'t Tensor,
+    sbk: usize,
+    sbn: usize,
+    relu: bool,
+    entry: &'static str,
+    tile: usize,
 }
 
 /// Rows `m0..m1` (of the flattened batch), columns `n0..n1`, inner indices `k0..k1`.
@@ -213,114 +222,73 @@ struct Chunk {
     k1: usize,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record_chunk(
+/// Records one dispatch over `chunk` for `batch` consecutive batch items (workgroup z), B starting
+/// at element `b_off`. Bias goes with the first K chunk, ReLU with the last, and later K chunks
+/// accumulate onto C.
+fn record(
     rec: &mut Recorder<'_>,
     d: &Dims,
-    a: &Tensor,
-    b: &Tensor,
-    b_off: usize,
-    bias: Option<&Tensor>,
-    c: &Tensor,
+    o: &Operands<'_>,
     ch: &Chunk,
-    (sbk, sbn): (usize, usize),
-    relu: bool,
-    kernel: (&'static str, usize),
+    b_off: usize,
+    batch: usize,
 ) -> Result<()> {
-    let (a_w, a_base) = rec.window(a, ch.m0 * d.k + ch.k0, (ch.m1 - 1) * d.k + ch.k1)?;
-    let b_lo = b_off + ch.k0 * sbk + ch.n0 * sbn;
-    let b_hi = b_off + (ch.k1 - 1) * sbk + (ch.n1 - 1) * sbn + 1;
-    let (b_w, b_base) = rec.window(b, b_lo, b_hi)?;
-    let (c_w, c_base) = rec.window(c, ch.m0 * d.n + ch.n0, (ch.m1 - 1) * d.n + ch.n1)?;
+    let (a_bs, c_bs) = (d.m * d.k, d.m * d.n);
+    let b_bs = if d.b_batched { d.k * d.n } else { 0 };
+    let extra = batch - 1;
+    let (a_w, a_base) = rec.window(
+        o.a,
+        ch.m0 * d.k + ch.k0,
+        (ch.m1 - 1) * d.k + ch.k1 + extra * a_bs,
+    )?;
+    let b_lo = b_off + ch.k0 * o.sbk + ch.n0 * o.sbn;
+    let b_hi = b_off + (ch.k1 - 1) * o.sbk + (ch.n1 - 1) * o.sbn + 1 + extra * b_bs;
+    let (b_w, b_base) = rec.window(o.b, b_lo, b_hi)?;
+    let (c_w, c_base) = rec.window(
+        o.c,
+        ch.m0 * d.n + ch.n0,
+        (ch.m1 - 1) * d.n + ch.n1 + extra * c_bs,
+    )?;
     let first_k = ch.k0 == 0;
     let last_k = ch.k1 == d.k;
-    let (bias_w, bias_base) = match bias.filter(|_| first_k) {
+    let (bias_w, bias_base) = match o.bias.filter(|_| first_k) {
         Some(t) => {
             let (w, base) = rec.window(t, ch.n0, ch.n1)?;
             (Some(w), base)
         }
         None => (None, 0),
     };
-    let flags =
-        u32::from(bias_w.is_some()) | (u32::from(relu && last_k) << 1) | (u32::from(!first_k) << 2);
+    let flags = u32::from(bias_w.is_some())
+        | (u32::from(o.relu && last_k) << 1)
+        | (u32::from(!first_k) << 2);
     let (m, n, k) = (ch.m1 - ch.m0, ch.n1 - ch.n0, ch.k1 - ch.k0);
+    let u = |what, v| expect_u32("matmul", what, v);
     let params = [
         m as u32,
         n as u32,
         k as u32,
         a_base,
-        expect_u32("matmul", "K", d.k)?,
-        0,
+        u("K", d.k)?,
+        u("A batch stride", a_bs)?,
         b_base,
-        expect_u32("matmul", "B stride", sbk)?,
-        expect_u32("matmul", "B stride", sbn)?,
-        0,
+        u("B stride", o.sbk)?,
+        u("B stride", o.sbn)?,
+        u("B batch stride", b_bs)?,
         c_base,
-        expect_u32("matmul", "N", d.n)?,
-        0,
+        u("N", d.n)?,
+        u("C batch stride", c_bs)?,
         bias_base,
         flags,
     ];
-    let (entry, tile) = kernel;
-    let groups = [n.div_ceil(tile) as u32, m.div_ceil(tile) as u32, 1];
-    check_grid(rec, groups)?;
-    rec.dispatch(
-        &MATMUL,
-        entry,
-        &[],
-        &params,
-        vec![Some(a_w), Some(b_w), bias_w, Some(c_w)],
-        groups,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record_whole(
-    rec: &mut Recorder<'_>,
-    d: &Dims,
-    a: &Tensor,
-    b: &Tensor,
-    bias: Option<&Tensor>,
-    c: &Tensor,
-    (sbk, sbn): (usize, usize),
-    relu: bool,
-    kernel: (&'static str, usize),
-) -> Result<()> {
-    let (a_w, _) = rec.window(a, 0, a.len())?;
-    let (b_w, _) = rec.window(b, 0, b.len())?;
-    let (c_w, _) = rec.window(c, 0, c.len())?;
-    let bias_w = match bias {
-        Some(t) => Some(rec.window(t, 0, t.len())?.0),
-        None => None,
-    };
-    let flags = u32::from(bias_w.is_some()) | (u32::from(relu) << 1);
-    let params = [
-        d.m as u32,
-        d.n as u32,
-        d.k as u32,
-        0,
-        d.k as u32,
-        expect_u32("matmul", "A batch stride", d.m * d.k)?,
-        0,
-        sbk as u32,
-        sbn as u32,
-        if d.b_batched { (d.k * d.n) as u32 } else { 0 },
-        0,
-        d.n as u32,
-        expect_u32("matmul", "C batch stride", d.m * d.n)?,
-        0,
-        flags,
-    ];
-    let (entry, tile) = kernel;
     let groups = [
-        d.n.div_ceil(tile) as u32,
-        d.m.div_ceil(tile) as u32,
-        d.batch as u32,
+        n.div_ceil(o.tile) as u32,
+        m.div_ceil(o.tile) as u32,
+        batch as u32,
     ];
     check_grid(rec, groups)?;
     rec.dispatch(
         &MATMUL,
-        entry,
+        o.entry,
         &[],
         &params,
         vec![Some(a_w), Some(b_w), bias_w, Some(c_w)],

@@ -69,6 +69,28 @@ pub(crate) fn ranges(total: usize, step: usize) -> impl Iterator<Item = (usize, 
     (0..total.div_ceil(step)).map(move |i| (i * step, ((i + 1) * step).min(total)))
 }
 
+/// `(rows, cols, rows per window)` of a row-wise op over the last dimension of `shape`.
+pub(crate) fn row_split(
+    op: &'static str,
+    shape: &[usize],
+    max_window: usize,
+) -> Result<(usize, usize, usize)> {
+    let cols = *shape
+        .last()
+        .ok_or_else(|| Error::shape(op, "input is a scalar"))?;
+    if shape.contains(&0) {
+        return Err(Error::shape(op, format!("empty input {shape:?}")));
+    }
+    let per = max_window / cols;
+    if per == 0 {
+        return Err(Error::shape(
+            op,
+            format!("one row of {cols} values exceeds the storage binding limit"),
+        ));
+    }
+    Ok((shape.iter().product::<usize>() / cols, cols, per))
+}
+
 /// Fails unless `shape` has `rank` dimensions, all non-zero.
 pub(crate) fn expect_rank(
     op: &'static str,

@@ -1,6 +1,6 @@
 //! Layer norm (last dimension) and batch norm in inference mode (per channel).
 
-use super::{expect_rank, expect_same, expect_u32, ranges, BATCH_NORM, LAYER_NORM};
+use super::{expect_rank, expect_same, expect_u32, ranges, row_split, BATCH_NORM, LAYER_NORM};
 use crate::error::{Error, Result};
 use crate::gpu::{Recorder, Tensor};
 
@@ -12,26 +12,9 @@ pub fn layer_norm(
     beta: &Tensor,
     eps: f32,
 ) -> Result<Tensor> {
-    let cols = *x
-        .shape()
-        .last()
-        .ok_or_else(|| Error::shape("layer_norm", "input is a scalar"))?;
-    if x.is_empty() {
-        return Err(Error::shape(
-            "layer_norm",
-            format!("empty input {:?}", x.shape()),
-        ));
-    }
+    let (rows, cols, per) = row_split("layer_norm", x.shape(), rec.max_window_elems())?;
     expect_same("layer_norm", "gamma", gamma.shape(), &[cols])?;
     expect_same("layer_norm", "beta", beta.shape(), &[cols])?;
-    let rows = x.len() / cols;
-    let per = rec.max_window_elems() / cols;
-    if per == 0 {
-        return Err(Error::shape(
-            "layer_norm",
-            format!("one row of {cols} values exceeds the storage binding limit"),
-        ));
-    }
     let out = rec.context().empty(x.shape())?;
     for (r0, r1) in ranges(rows, per) {
         let (xw, xb) = rec.window(x, r0 * cols, r1 * cols)?;

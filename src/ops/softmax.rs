@@ -1,29 +1,12 @@
 //! Softmax over the last dimension.
 
-use super::{expect_u32, ranges, SOFTMAX};
-use crate::error::{Error, Result};
+use super::{expect_u32, ranges, row_split, SOFTMAX};
+use crate::error::Result;
 use crate::gpu::{Recorder, Tensor};
 
 /// Softmax over the last dimension of `x` (any rank ≥ 1).
 pub fn softmax_rows(rec: &mut Recorder<'_>, x: &Tensor) -> Result<Tensor> {
-    let cols = *x
-        .shape()
-        .last()
-        .ok_or_else(|| Error::shape("softmax", "input is a scalar"))?;
-    if x.is_empty() {
-        return Err(Error::shape(
-            "softmax",
-            format!("empty input {:?}", x.shape()),
-        ));
-    }
-    let rows = x.len() / cols;
-    let per = rec.max_window_elems() / cols;
-    if per == 0 {
-        return Err(Error::shape(
-            "softmax",
-            format!("one row of {cols} values exceeds the storage binding limit"),
-        ));
-    }
+    let (rows, cols, per) = row_split("softmax", x.shape(), rec.max_window_elems())?;
     let out = rec.context().empty(x.shape())?;
     for (r0, r1) in ranges(rows, per) {
         let (xw, xb) = rec.window(x, r0 * cols, r1 * cols)?;
