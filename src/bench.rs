@@ -101,14 +101,11 @@ pub fn kernel_benchmarks(
             &|r| matmul(r, &a, &b, None, opts),
         )?);
     }
-    let (batch, hw) = match size {
-        BenchSize::Smoke => (1, 13),
-        BenchSize::Full => (1, 27),
+    let hw = match size {
+        BenchSize::Smoke => 13,
+        BenchSize::Full => 27,
     };
-    let x = ctx.upload(
-        &random(&mut rng, batch * 64 * hw * hw),
-        &[batch, 64, hw, hw],
-    )?;
+    let x = ctx.upload(&random(&mut rng, 64 * hw * hw), &[1, 64, hw, hw])?;
     let w = ctx.upload(&random(&mut rng, 192 * 64 * 25), &[192, 64, 5, 5])?;
     let bias = ctx.upload(&random(&mut rng, 192), &[192])?;
     let p = Conv2d {
@@ -116,10 +113,10 @@ pub fn kernel_benchmarks(
         relu: true,
         ..Default::default()
     };
-    let flops = 2.0 * (batch * 192 * hw * hw * 64 * 25) as f64;
+    let flops = 2.0 * (192 * hw * hw * 64 * 25) as f64;
     out.push(time_op(
         ctx,
-        format!("conv2d {batch}×64×{hw}×{hw} → 192, k5 p2 +bias relu"),
+        format!("conv2d 1×64×{hw}×{hw} → 192, k5 p2 +bias relu"),
         flops,
         samples,
         &|r| conv2d(r, &x, &w, Some(&bias), &p),

@@ -92,6 +92,11 @@ fn large_operands_chunk_under_a_64k_binding_limit() {
         },
     )
     .unwrap();
+    assert!(
+        rec.len() > 4,
+        "expected a K-chunked matmul, got {} dispatches",
+        rec.len()
+    );
     rec.submit().unwrap();
     let want = matmul_cpu(&a, &b, Some(&bias), (1, m, n, k), false, false, true);
     let c = compare(&ctx.read(&out).unwrap(), &want, 2e-4, 1e-5);

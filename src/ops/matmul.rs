@@ -146,7 +146,8 @@ pub fn matmul(
         k1: d.k,
     };
     // Whole operands in one dispatch with the batch along z when everything fits.
-    if a.len() <= limit && b.len() <= limit && c.len() <= limit && d.batch <= 65535 {
+    let max_z = rec.context().limits().max_compute_workgroups_per_dimension as usize;
+    if a.len() <= limit && b.len() <= limit && c.len() <= limit && d.batch <= max_z {
         record(rec, &d, &ops, &whole, 0, d.batch)?;
         return Ok(c);
     }
