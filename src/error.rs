@@ -31,15 +31,26 @@ pub enum Error {
         bytes: u64,
         limit: u64,
     },
-    /// Bad user-supplied value (flag, environment variable, file content).
+    /// Bad user-supplied value (flag, environment variable).
     #[error("{0}")]
     Invalid(String),
+    /// A file that cannot be read, parsed or written, or whose content does not fit (weights,
+    /// arrays, images). The message names the tensor and the shapes where there are any.
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
 }
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    pub(crate) fn file(path: impl AsRef<std::path::Path>, message: impl fmt::Display) -> Self {
+        Error::File {
+            path: path.as_ref().display().to_string(),
+            message: message.to_string(),
+        }
+    }
+
     pub(crate) fn shape(op: &'static str, message: impl fmt::Display) -> Self {
         Error::Shape {
             op,

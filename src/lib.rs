@@ -7,8 +7,13 @@ pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod gpu;
+pub mod models;
 pub mod ops;
+pub mod output;
 pub mod selftest;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use gpu::{AdapterReport, Backend, Context, ContextOptions, Recorder, Tensor};
+pub use models::{Capture, Graph, Network, Reduce};
+pub use weights::{WeightSource, Weights};
