@@ -229,7 +229,7 @@ impl Graph {
                 ),
                 Op::AdaptiveAvgPool([oh, _]) => {
                     let ih = shapes[node.inputs[0]][2];
-                    if *oh > 1 && ih % oh == 0 {
+                    if *oh > 1 && ih.is_multiple_of(*oh) {
                         step(prev.unwrap_or(whole), ih / oh, ih / oh)
                     } else if *oh == ih {
                         prev.unwrap_or(whole)

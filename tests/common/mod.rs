@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fixture_rule;
+
 use ventral::{Context, ContextOptions};
 
 /// Opens a context from the environment (VENTRAL_BACKEND / VENTRAL_ADAPTER), optionally with a

@@ -1,0 +1,258 @@
+//! Every capture point of each model family against PyTorch (weights/fixtures/models/*.json, made
+//! by weights/fixtures/make_model_fixtures.py), plus capture invariance and GPU reductions.
+
+mod common;
+
+use common::fixture_rule;
+use serde::Deserialize;
+use ventral::models::{build, Capture, Network, Reduce};
+use ventral::Context;
+
+#[derive(Deserialize)]
+struct Fixture {
+    model: String,
+    input_shape: Vec<usize>,
+    points: Vec<PointFixture>,
+}
+
+#[derive(Deserialize)]
+struct PointFixture {
+    name: String,
+    shape: Vec<usize>,
+    sum: f64,
+    l2: f64,
+    samples: Vec<f64>,
+}
+
+fn fixture(model: &str) -> Fixture {
+    let path = format!(
+        "{}/weights/fixtures/models/{model}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect("fixture parses")
+}
+
+/// Worst relative L2 error over the 129 sampled values, and the norm and sum errors relative to
+/// the point's L2 norm (sum error scaled by sqrt(len), the largest |sum| the norm allows).
+struct Errors {
+    samples: f64,
+    l2: f64,
+    sum: f64,
+}
+
+fn errors(got: &[f32], want: &PointFixture) -> Errors {
+    let n = got.len();
+    let m = want.samples.len();
+    let (mut d2, mut w2) = (0.0, 0.0);
+    for (j, w) in want.samples.iter().enumerate() {
+        let g = f64::from(got[j * (n - 1) / (m - 1)]);
+        d2 += (g - w).powi(2);
+        w2 += w * w;
+    }
+    let l2 = got
+        .iter()
+        .map(|&v| f64::from(v).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let sum: f64 = got.iter().map(|&v| f64::from(v)).sum();
+    let scale = want.l2.max(1e-30);
+    Errors {
+        samples: d2.sqrt() / w2.sqrt().max(1e-30),
+        l2: (l2 - want.l2).abs() / scale,
+        sum: (sum - want.sum).abs() / (scale * (n as f64).sqrt()),
+    }
+}
+
+fn check_model(model: &str) {
+    let Some(ctx) = common::context(None) else {
+        return;
+    };
+    check_model_on(&ctx, model);
+}
+
+fn check_model_on(ctx: &Context, model: &str) {
+    let fx = fixture(model);
+    assert_eq!(fx.model, model);
+    let graph = build(model).unwrap();
+    let names: Vec<&str> = graph.points.iter().map(|p| p.name.as_str()).collect();
+    let want_names: Vec<&str> = fx.points.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names, want_names,
+        "{model}: capture points differ from PyTorch's hook order"
+    );
+
+    let weights = fixture_rule::weights(&graph.specs);
+    let capture = Capture::parse(&graph, "all", Reduce::None).unwrap();
+    let net = Network::new(ctx, graph, &weights).unwrap();
+    let x = fixture_rule::rule("input", &fx.input_shape);
+    let got = net.extract(&x, &fx.input_shape, &capture).unwrap();
+
+    let mut report = Vec::new();
+    let mut worst: f64 = 0.0;
+    for (g, w) in got.iter().zip(&fx.points) {
+        assert_eq!(
+            g.len(),
+            w.shape.iter().product::<usize>(),
+            "{model} {}: size",
+            w.name
+        );
+        let e = errors(g, w);
+        worst = worst.max(e.samples).max(e.l2).max(e.sum);
+        // f32 with different summation orders: PyTorch CPU and our kernels agree to ~1e-6.
+        if e.samples > 1e-4 || e.l2 > 1e-5 || e.sum > 1e-5 {
+            report.push(format!(
+                "{}: samples {:.2e}, l2 {:.2e}, sum {:.2e}",
+                w.name, e.samples, e.l2, e.sum
+            ));
+        }
+    }
+    eprintln!("{model}: {} points, worst error {worst:.2e}", got.len());
+    assert!(
+        report.is_empty(),
+        "{model} differs from PyTorch:\n{}",
+        report.join("\n")
+    );
+}
+
+#[test]
+fn alexnet_matches_pytorch() {
+    check_model("alexnet");
+}
+
+#[test]
+fn vgg11_bn_matches_pytorch() {
+    check_model("vgg11_bn");
+}
+
+#[test]
+fn resnet18_matches_pytorch() {
+    check_model("resnet18");
+}
+
+#[test]
+fn resnet50_matches_pytorch() {
+    check_model("resnet50");
+}
+
+#[test]
+fn cornet_z_matches_pytorch() {
+    check_model("cornet_z");
+}
+
+#[test]
+fn deepcluster_alexnet_matches_pytorch() {
+    check_model("deepcluster_alexnet");
+}
+
+#[test]
+fn models_match_pytorch_with_operands_split_at_a_small_binding_limit() {
+    // 1 MiB forces every conv, linear and pool of these models through the windowed paths.
+    let Some(ctx) = common::context(Some(1 << 20)) else {
+        return;
+    };
+    check_model_on(&ctx, "resnet18");
+    check_model_on(&ctx, "alexnet");
+}
+
+#[test]
+fn capturing_a_point_never_changes_another() {
+    let Some(ctx) = common::context(None) else {
+        return;
+    };
+    let graph = build("resnet18").unwrap();
+    let weights = fixture_rule::weights(&graph.specs);
+    let all = Capture::parse(&graph, "all", Reduce::None).unwrap();
+    // conv1 feeds bn1, so nothing fuses either way; layer1.0.relu:2 follows an add.
+    let some = Capture::parse(
+        &graph,
+        "layer4.1.conv2,conv1,layer1.0.relu:2,fc",
+        Reduce::None,
+    )
+    .unwrap();
+    assert_eq!(
+        some.points,
+        ["conv1", "layer1.0.relu:2", "layer4.1.conv2", "fc"],
+        "model order"
+    );
+    let net = Network::new(&ctx, graph, &weights).unwrap();
+    let shape = [2, 3, 40, 40];
+    let x = fixture_rule::rule("input", &shape);
+    let full = net.extract(&x, &shape, &all).unwrap();
+    let part = net.extract(&x, &shape, &some).unwrap();
+    for (name, got) in some.points.iter().zip(&part) {
+        let i = all.points.iter().position(|p| p == name).unwrap();
+        assert_eq!(
+            got, &full[i],
+            "{name} changed when other points were captured"
+        );
+    }
+
+    // AlexNet: capturing the conv output (no fusion) leaves the ReLU output bitwise unchanged.
+    let graph = build("alexnet").unwrap();
+    let weights = fixture_rule::weights(&graph.specs);
+    let net = Network::new(&ctx, graph.clone(), &weights).unwrap();
+    let shape = [1, 3, 64, 64];
+    let x = fixture_rule::rule("input", &shape);
+    let relu_only = Capture::parse(&graph, "features.1,classifier.2", Reduce::None).unwrap();
+    let with_conv = Capture::parse(
+        &graph,
+        "features.0,features.1,classifier.1,classifier.2",
+        Reduce::None,
+    )
+    .unwrap();
+    let a = net.extract(&x, &shape, &relu_only).unwrap();
+    let b = net.extract(&x, &shape, &with_conv).unwrap();
+    assert_eq!(a[0], b[1]);
+    assert_eq!(a[1], b[3]);
+    assert!(b[0].iter().any(|&v| v < 0.0), "features.0 is pre-ReLU");
+    assert!(b[1].iter().all(|&v| v >= 0.0));
+}
+
+#[test]
+fn spatial_mean_and_max_are_reduced_on_the_gpu() {
+    let Some(ctx) = common::context(None) else {
+        return;
+    };
+    let graph = build("cornet_z").unwrap();
+    let weights = fixture_rule::weights(&graph.specs);
+    let net = Network::new(&ctx, graph.clone(), &weights).unwrap();
+    let shape = [3, 3, 37, 41];
+    let x = fixture_rule::rule("input", &shape);
+    let layers = "V1.conv,V2,decoder.linear";
+    let full = net
+        .extract(
+            &x,
+            &shape,
+            &Capture::parse(&graph, layers, Reduce::None).unwrap(),
+        )
+        .unwrap();
+    let mean = Capture::parse(&graph, layers, Reduce::Mean).unwrap();
+    let max = Capture::parse(&graph, layers, Reduce::Max).unwrap();
+    assert_eq!(
+        mean.shapes(&graph, 37, 41).unwrap(),
+        [vec![64], vec![128], vec![1000]]
+    );
+    let got_mean = net.extract(&x, &shape, &mean).unwrap();
+    let got_max = net.extract(&x, &shape, &max).unwrap();
+    let shapes = graph.shapes(3, 37, 41).unwrap();
+    for (k, name) in ["V1.conv", "V2"].iter().enumerate() {
+        let s = &shapes[graph.point(name).unwrap().node];
+        let (c, hw) = (s[1], s[2] * s[3]);
+        for img in 0..3 {
+            for ch in 0..c {
+                let plane = &full[k][(img * c + ch) * hw..(img * c + ch + 1) * hw];
+                let m = plane.iter().map(|&v| f64::from(v)).sum::<f64>() / hw as f64;
+                let mx = plane.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let gm = f64::from(got_mean[k][img * c + ch]);
+                assert!(
+                    (gm - m).abs() <= 1e-5 * (1.0 + m.abs()),
+                    "{name} mean {gm} vs {m}"
+                );
+                assert_eq!(got_max[k][img * c + ch], mx, "{name} max");
+            }
+        }
+    }
+    // Flat points pass through unchanged.
+    assert_eq!(got_mean[2], full[2]);
+    assert_eq!(got_max[2], full[2]);
+}
