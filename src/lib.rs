@@ -3,6 +3,7 @@
 //! The engine: a [`Context`] on a wgpu adapter, [`Tensor`]s in storage buffers, and kernels in
 //! [`ops`], each with a plain-Rust CPU twin that accumulates in f64.
 
+pub mod arrays;
 pub mod bench;
 pub mod cli;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod models;
 pub mod ops;
 pub mod output;
 pub mod selftest;
+pub mod stimuli;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 //! renamed into place on [`AtomicFile::commit`]; dropped without commit, the temporary is removed.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -29,8 +29,13 @@ impl AtomicFile {
             .ok_or_else(|| Error::file(target, "not a file name"))?
             .to_string_lossy();
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let file =
-            File::create(&tmp).map_err(|e| Error::file(&tmp, format!("cannot create: {e}")))?;
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::file(&tmp, format!("cannot create: {e}")))?;
         Ok(AtomicFile {
             file: Some(file),
             tmp,
@@ -61,6 +66,15 @@ impl AtomicFile {
         self.io(r)
     }
 
+    /// Reads `buf.len()` bytes at an absolute offset (of what was written so far).
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let f = self.handle();
+        let r = f
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| f.read_exact(buf));
+        self.io(r)
+    }
+
     /// Sets the file length (sparse zeros past the end).
     pub fn set_len(&mut self, len: u64) -> Result<()> {
         let r = self.handle().set_len(len);
@@ -74,6 +88,22 @@ impl AtomicFile {
         drop(f);
         let r = std::fs::rename(&self.tmp, &self.target);
         self.io(r)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.handle().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.handle().flush()
+    }
+}
+
+impl Seek for AtomicFile {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.handle().seek(pos)
     }
 }
 

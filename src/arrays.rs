@@ -1,0 +1,416 @@
+//! Array files: `.npy` input read a batch at a time, and activation output (`.safetensors` or
+//! `.npz`) written a batch at a time, so memory is bounded by the batch, not by the stimulus count.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::output::AtomicFile;
+
+/// Element types an `.npy` input may hold; all are read as f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NpyType {
+    F16,
+    F32,
+    F64,
+}
+
+impl NpyType {
+    fn size(self) -> usize {
+        match self {
+            NpyType::F16 => 2,
+            NpyType::F32 => 4,
+            NpyType::F64 => 8,
+        }
+    }
+}
+
+/// A C-order `.npy` file of floats, read row (first-axis slice) ranges on demand.
+pub struct NpyReader {
+    path: PathBuf,
+    file: File,
+    dtype: NpyType,
+    shape: Vec<usize>,
+    data_start: u64,
+}
+
+impl NpyReader {
+    /// Opens `path` and parses its header; the data must be all there.
+    pub fn open(path: &Path) -> Result<NpyReader> {
+        let bad = |m: String| Error::file(path, m);
+        let mut file = File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+        let mut magic = [0u8; 8];
+        file.read_exact(&mut magic)
+            .map_err(|_| bad("too short to be a .npy file".into()))?;
+        if &magic[..6] != b"\x93NUMPY" {
+            return Err(bad("not a .npy file (bad magic)".into()));
+        }
+        let header_len = if magic[6] == 1 {
+            let mut b = [0u8; 2];
+            file.read_exact(&mut b)
+                .map_err(|_| bad("truncated header".into()))?;
+            u16::from_le_bytes(b) as usize
+        } else {
+            let mut b = [0u8; 4];
+            file.read_exact(&mut b)
+                .map_err(|_| bad("truncated header".into()))?;
+            u32::from_le_bytes(b) as usize
+        };
+        let mut header = vec![0u8; header_len];
+        file.read_exact(&mut header)
+            .map_err(|_| bad("truncated header".into()))?;
+        let header = String::from_utf8_lossy(&header).to_string();
+        let field = |key: &str| -> Option<String> {
+            let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+            let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+            let end = if rest.starts_with('(') {
+                rest.find(')')? + 1
+            } else {
+                rest.find([',', '}'])?
+            };
+            Some(rest[..end].trim().trim_matches('\'').to_string())
+        };
+        let descr = field("descr").ok_or_else(|| bad(format!("header has no descr: {header}")))?;
+        let dtype = match descr.as_str() {
+            "<f2" => NpyType::F16,
+            "<f4" => NpyType::F32,
+            "<f8" => NpyType::F64,
+            other => {
+                return Err(bad(format!(
+                    "dtype {other} is not supported; save float32 (np.float32), little-endian"
+                )))
+            }
+        };
+        if field("fortran_order").as_deref() != Some("False") {
+            return Err(bad(
+                "Fortran-order arrays are not supported; save with np.ascontiguousarray".into(),
+            ));
+        }
+        let shape_text = field("shape").ok_or_else(|| bad("header has no shape".into()))?;
+        let shape = shape_text
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<usize>()
+                    .map_err(|_| bad(format!("bad shape {shape_text}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let data_start = file.stream_position().map_err(|e| bad(e.to_string()))?;
+        let want = shape.iter().product::<usize>() as u64 * dtype.size() as u64;
+        let len = file.metadata().map_err(|e| bad(e.to_string()))?.len();
+        if len < data_start + want {
+            return Err(bad(format!(
+                "truncated: shape {shape:?} needs {want} data bytes, the file has {}",
+                len.saturating_sub(data_start)
+            )));
+        }
+        Ok(NpyReader {
+            path: path.to_path_buf(),
+            file,
+            dtype,
+            shape,
+            data_start,
+        })
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Rows `lo..hi` of the first axis as f32.
+    pub fn read_rows(&mut self, lo: usize, hi: usize) -> Result<Vec<f32>> {
+        let row: usize = self.shape[1..].iter().product();
+        let size = self.dtype.size();
+        let mut bytes = vec![0u8; (hi - lo) * row * size];
+        let at = self.data_start + (lo * row * size) as u64;
+        self.file
+            .seek(SeekFrom::Start(at))
+            .and_then(|_| self.file.read_exact(&mut bytes))
+            .map_err(|e| Error::file(&self.path, format!("read failed: {e}")))?;
+        Ok(match self.dtype {
+            NpyType::F32 => bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            NpyType::F16 => bytes
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            NpyType::F64 => bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                .collect(),
+        })
+    }
+}
+
+/// The header of a version-1 `.npy` file of little-endian f32 with `shape`.
+pub fn npy_header(shape: &[usize]) -> Vec<u8> {
+    let dims = match shape.len() {
+        1 => format!("({},)", shape[0]),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
+    let total = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat(total.next_multiple_of(64) - total));
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out
+}
+
+/// Writes a whole f32 array as `.npy` (atomically).
+pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(&npy_header(shape))?;
+    f.write_all(bytemuck::cast_slice(data))?;
+    f.commit()
+}
+
+/// Output format of an activation file, from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationFormat {
+    Safetensors,
+    Npz,
+}
+
+impl ActivationFormat {
+    pub fn from_path(path: &Path) -> Result<ActivationFormat> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("safetensors") => Ok(ActivationFormat::Safetensors),
+            Some("npz") => Ok(ActivationFormat::Npz),
+            _ => Err(Error::Invalid(format!(
+                "--out {}: use a .safetensors or .npz file name",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Streams `[N, …]` f32 tensors into a file a batch of rows at a time. The safetensors layout is
+/// fixed up front (every shape is known), so each batch lands at its final offset; `.npz` is
+/// assembled from that layout at the end. Nothing appears under the target name until
+/// [`ActivationWriter::finish`].
+pub struct ActivationWriter {
+    target: PathBuf,
+    format: ActivationFormat,
+    file: AtomicFile,
+    data_start: u64,
+    names: Vec<String>,
+    shapes: Vec<Vec<usize>>,
+    offsets: Vec<u64>,
+    metadata: BTreeMap<String, String>,
+}
+
+impl ActivationWriter {
+    /// `shapes[i]` is the whole tensor `[N, …]` of `names[i]`.
+    pub fn create(
+        target: &Path,
+        names: &[String],
+        shapes: &[Vec<usize>],
+        metadata: BTreeMap<String, String>,
+    ) -> Result<ActivationWriter> {
+        let format = ActivationFormat::from_path(target)?;
+        let mut offsets = Vec::with_capacity(names.len() + 1);
+        let mut at = 0u64;
+        let mut header = serde_json::Map::new();
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(&metadata).expect("strings"),
+        );
+        for (name, shape) in names.iter().zip(shapes) {
+            offsets.push(at);
+            let bytes = shape.iter().product::<usize>() as u64 * 4;
+            header.insert(
+                name.clone(),
+                serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [at, at + bytes]}),
+            );
+            at += bytes;
+        }
+        offsets.push(at);
+        let mut text = serde_json::to_string(&header).expect("json");
+        text.push_str(&" ".repeat(text.len().next_multiple_of(8) - text.len()));
+        let scratch = match format {
+            ActivationFormat::Safetensors => target.to_path_buf(),
+            ActivationFormat::Npz => target.with_extension("npz.data"),
+        };
+        let mut file = AtomicFile::create(&scratch)?;
+        let data_start = match format {
+            ActivationFormat::Safetensors => {
+                file.write_all(&(text.len() as u64).to_le_bytes())?;
+                file.write_all(text.as_bytes())?;
+                8 + text.len() as u64
+            }
+            ActivationFormat::Npz => 0,
+        };
+        file.set_len(data_start + at)?;
+        Ok(ActivationWriter {
+            target: target.to_path_buf(),
+            format,
+            file,
+            data_start,
+            names: names.to_vec(),
+            shapes: shapes.to_vec(),
+            offsets,
+            metadata,
+        })
+    }
+
+    /// Writes rows `row0..row0 + rows` of every tensor; `batch[i]` holds them for `names[i]`.
+    pub fn write_rows(&mut self, row0: usize, batch: &[Vec<f32>]) -> Result<()> {
+        for (i, data) in batch.iter().enumerate() {
+            let row: usize = self.shapes[i][1..].iter().product();
+            if data.len() % row.max(1) != 0 || row0 + data.len() / row.max(1) > self.shapes[i][0] {
+                return Err(Error::Invalid(format!(
+                    "activation rows for '{}' do not fit shape {:?}",
+                    self.names[i], self.shapes[i]
+                )));
+            }
+            let at = self.data_start + self.offsets[i] + (row0 * row * 4) as u64;
+            self.file.write_at(at, bytemuck::cast_slice(data))?;
+        }
+        Ok(())
+    }
+
+    /// Completes the file and moves it into place.
+    pub fn finish(mut self) -> Result<()> {
+        match self.format {
+            ActivationFormat::Safetensors => self.file.commit(),
+            ActivationFormat::Npz => {
+                let out = AtomicFile::create(&self.target)?;
+                let mut zip = zip::ZipWriter::new(out);
+                let opts = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored)
+                    .large_file(true);
+                let zerr =
+                    |e: zip::result::ZipError| Error::file(&self.target, format!("zip: {e}"));
+                let ioerr =
+                    |e: std::io::Error| Error::file(&self.target, format!("write failed: {e}"));
+                let mut buf = vec![0u8; 1 << 22];
+                for i in 0..self.names.len() {
+                    zip.start_file(format!("{}.npy", self.names[i]), opts)
+                        .map_err(zerr)?;
+                    zip.write_all(&npy_header(&self.shapes[i])).map_err(ioerr)?;
+                    let (mut at, end) = (self.offsets[i], self.offsets[i + 1]);
+                    while at < end {
+                        let n = ((end - at) as usize).min(buf.len());
+                        self.file.read_at(at, &mut buf[..n])?;
+                        zip.write_all(&buf[..n]).map_err(ioerr)?;
+                        at += n as u64;
+                    }
+                }
+                zip.start_file("metadata.json", opts).map_err(zerr)?;
+                let meta = serde_json::to_vec_pretty(&self.metadata).expect("json");
+                zip.write_all(&meta).map_err(ioerr)?;
+                zip.finish().map_err(zerr)?.commit()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ventral-arrays-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn npy_roundtrip_and_header_layout() {
+        let d = tmp("npy");
+        let p = d.join("x.npy");
+        let data: Vec<f32> = (0..24).map(|i| i as f32 * 0.5).collect();
+        write_npy(&p, &[2, 3, 4], &data).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!((bytes.len() - 24 * 4) % 64, 0, "header padded to 64 bytes");
+        let mut r = NpyReader::open(&p).unwrap();
+        assert_eq!(r.shape(), [2, 3, 4]);
+        assert_eq!(r.read_rows(1, 2).unwrap(), data[12..]);
+
+        std::fs::write(d.join("short.npy"), &bytes[..bytes.len() - 4]).unwrap();
+        let e = NpyReader::open(&d.join("short.npy"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("short.npy: truncated: shape [2, 3, 4] needs 96 data bytes"),
+            "{e}"
+        );
+        let mut int = bytes.clone();
+        let at = int.windows(3).position(|w| w == b"<f4").unwrap();
+        int[at..at + 3].copy_from_slice(b"<i4");
+        std::fs::write(d.join("int.npy"), &int).unwrap();
+        let e = NpyReader::open(&d.join("int.npy"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("dtype <i4 is not supported"), "{e}");
+        std::fs::write(d.join("junk.npy"), b"hello world").unwrap();
+        assert!(NpyReader::open(&d.join("junk.npy")).is_err());
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn activation_writer_streams_batches_into_safetensors_and_npz() {
+        let d = tmp("acts");
+        let names = vec!["a.0".to_string(), "b:1".to_string()];
+        let shapes = vec![vec![3, 2], vec![3, 1, 2, 2]];
+        let a: Vec<f32> = (0..6).map(|v| v as f32).collect();
+        let b: Vec<f32> = (0..12).map(|v| -(v as f32)).collect();
+        for ext in ["safetensors", "npz"] {
+            let p = d.join(format!("acts.{ext}"));
+            let meta = BTreeMap::from([("model".to_string(), "m".to_string())]);
+            let mut w = ActivationWriter::create(&p, &names, &shapes, meta).unwrap();
+            w.write_rows(2, &[a[4..].to_vec(), b[8..].to_vec()])
+                .unwrap();
+            assert!(!p.exists(), "nothing under the final name before finish");
+            w.write_rows(0, &[a[..4].to_vec(), b[..8].to_vec()])
+                .unwrap();
+            assert!(w.write_rows(2, &[a.clone(), b.clone()]).is_err());
+            w.finish().unwrap();
+            let bytes = std::fs::read(&p).unwrap();
+            if ext == "safetensors" {
+                let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+                let t = st.tensor("b:1").unwrap();
+                assert_eq!(t.shape(), [3, 1, 2, 2]);
+                assert_eq!(bytemuck::pod_collect_to_vec::<u8, f32>(t.data()), b);
+                let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+                assert_eq!(meta.metadata().as_ref().unwrap()["model"], "m");
+            } else {
+                let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+                let mut npy = Vec::new();
+                z.by_name("a.0.npy").unwrap().read_to_end(&mut npy).unwrap();
+                assert_eq!(&npy[..npy.len() - 24], npy_header(&[3, 2]).as_slice());
+                assert_eq!(
+                    bytemuck::pod_collect_to_vec::<u8, f32>(&npy[npy.len() - 24..]),
+                    a
+                );
+                assert!(z.by_name("metadata.json").is_ok());
+            }
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 2, "no scratch files left: {leftovers:?}");
+        assert!(
+            ActivationWriter::create(&d.join("x.csv"), &names, &shapes, BTreeMap::new()).is_err()
+        );
+        std::fs::remove_dir_all(&d).ok();
+    }
+}
