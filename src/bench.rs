@@ -9,9 +9,11 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::gpu::{Context, Recorder, Tensor};
+use crate::models::{build, Capture, Network, Reduce};
 use crate::ops::conv::{conv2d, Conv2d};
 use crate::ops::matmul::{matmul, Matmul, MatmulKernel};
 use crate::selftest::random;
+use crate::weights::Weights;
 
 /// Benchmark sizes: `Full` is what BENCHMARKS.md reports, `Smoke` a seconds-long check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,14 +43,23 @@ fn time_op(
     samples: usize,
     op: &dyn Fn(&mut Recorder<'_>) -> Result<Tensor>,
 ) -> Result<KernelTiming> {
+    // `run` submits and waits for completion: the GPU sync is inside the sample.
+    time_samples(name, flops, samples, &|| ctx.run(op).map(drop))
+}
+
+fn time_samples(
+    name: String,
+    flops: f64,
+    samples: usize,
+    op: &dyn Fn() -> Result<()>,
+) -> Result<KernelTiming> {
     let t0 = Instant::now();
-    ctx.run(op)?;
+    op()?;
     let first_run_s = t0.elapsed().as_secs_f64();
     let mut times = Vec::with_capacity(samples);
     for _ in 0..samples {
         let t = Instant::now();
-        // `run` submits and waits for completion: the GPU sync is inside the sample.
-        ctx.run(op)?;
+        op()?;
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
@@ -122,4 +133,55 @@ pub fn kernel_benchmarks(
         &|r| conv2d(r, &x, &w, Some(&bias), &p),
     )?);
     Ok(out)
+}
+
+/// Throughput of a whole model: seeded random weights, a random `[batch, 3, size, size]` input
+/// uploaded, run and its last capture point read back in every sample. `images_per_s` is
+/// `batch / median`.
+pub fn model_benchmark(
+    ctx: &Context,
+    model: &str,
+    batch: usize,
+    size: usize,
+    samples: usize,
+) -> Result<ModelTiming> {
+    let graph = build(model)?;
+    let shapes = graph.shapes(batch, size, size)?;
+    let flops = graph.flops(&shapes);
+    let weights = Weights::random(&graph.specs, 0);
+    let last = graph
+        .points
+        .last()
+        .expect("models have points")
+        .name
+        .clone();
+    let capture = Capture::parse(&graph, &last, Reduce::None)?;
+    let net = Network::new(ctx, graph, &weights)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let shape = [batch, 3, size, size];
+    let x = random(&mut rng, shape.iter().product());
+    let t = time_samples(
+        format!("{model} batch {batch} at {size}×{size}"),
+        flops,
+        samples.max(1),
+        &|| net.extract(&x, &shape, &capture).map(drop),
+    )?;
+    Ok(ModelTiming {
+        model: model.into(),
+        batch,
+        size,
+        images_per_s: batch as f64 / t.median_s,
+        timing: t,
+    })
+}
+
+/// Timing of one model forward pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelTiming {
+    pub model: String,
+    pub batch: usize,
+    pub size: usize,
+    pub images_per_s: f64,
+    #[serde(flatten)]
+    pub timing: KernelTiming,
 }

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{Failure, GpuArgs};
-use crate::bench::{kernel_benchmarks, BenchSize, KernelTiming};
+use crate::bench::{kernel_benchmarks, model_benchmark, BenchSize, KernelTiming, ModelTiming};
 use crate::gpu::{AdapterReport, Context};
 
 #[derive(Args, Debug)]
@@ -17,6 +17,29 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Matmul (register-tiled and shared-memory) at 1024³ and a convolution layer.
     Kernels(KernelArgs),
+    /// Whole-model throughput (img/s) with seeded random weights.
+    Models(ModelArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+    /// Comma-separated model names
+    #[arg(long, default_value = "alexnet,resnet18,resnet50,vgg16,cornet_z")]
+    pub models: String,
+    /// Images per forward pass
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Input height and width
+    #[arg(long, default_value_t = 224)]
+    pub size: usize,
+    /// Timed samples per model (after one untimed compile + first run).
+    #[arg(long, default_value_t = 3)]
+    pub samples: usize,
+    /// Print JSON to stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -42,7 +65,10 @@ struct Report<'a> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), Failure> {
-    let BenchWhat::Kernels(k) = &args.what;
+    let k = match &args.what {
+        BenchWhat::Kernels(k) => k,
+        BenchWhat::Models(m) => return run_models(m),
+    };
     if k.samples == 0 {
         return Err(crate::Error::Invalid("--samples must be at least 1".into()).into());
     }
@@ -67,6 +93,38 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
             "{:<44} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>9.2}",
             r.name, r.first_run_s, r.median_s, r.min_s, r.max_s, r.median_gflops
         );
+    }
+    Ok(())
+}
+
+fn run_models(m: &ModelArgs) -> Result<(), Failure> {
+    if m.samples == 0 || m.batch == 0 {
+        return Err(
+            crate::Error::Invalid("--samples and --batch must be at least 1".into()).into(),
+        );
+    }
+    let ctx = Context::new(&m.gpu.options()?)?;
+    eprintln!("adapter: {}", ctx.adapter().summary());
+    let mut results: Vec<ModelTiming> = Vec::new();
+    for model in m.models.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let r = model_benchmark(&ctx, model, m.batch, m.size, m.samples)?;
+        if !m.json {
+            println!(
+                "{:<20} batch {:>3} {:>4}px  first {:>8.2} s  median {:>8.3} s (min {:.3}, max {:.3})  {:>8.2} img/s  {:>7.2} GFLOP/s",
+                r.model, r.batch, r.size, r.timing.first_run_s, r.timing.median_s, r.timing.min_s,
+                r.timing.max_s, r.images_per_s, r.timing.median_gflops
+            );
+        }
+        results.push(r);
+        ctx.trim_pool();
+    }
+    if m.json {
+        let report = serde_json::json!({
+            "ventral_version": env!("CARGO_PKG_VERSION"),
+            "adapter": ctx.adapter(),
+            "results": results,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
 }

@@ -3,7 +3,11 @@
 
 mod bench;
 mod devices;
+mod extract;
+mod layers;
+mod model_args;
 mod selftest;
+mod weights;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -34,6 +38,12 @@ pub enum Command {
     Selftest(selftest::SelftestArgs),
     /// Benchmarks: `ventral bench kernels`.
     Bench(bench::BenchArgs),
+    /// Every capture point of a model: output shape, features, receptive field size and jump.
+    Layers(layers::LayersArgs),
+    /// Activations of a model's capture points for a stimulus set, into .safetensors or .npz.
+    Extract(Box<extract::ExtractArgs>),
+    /// Write a model's weights (seeded random or a checked copy of a file) as safetensors.
+    Weights(weights::WeightsArgs),
 }
 
 /// Adapter selection shared by every GPU subcommand.
@@ -76,11 +86,23 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+/// Writes command output to stdout; a closed pipe (`ventral layers … | head`) is not an error.
+pub(crate) fn print_out(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Devices(a) => devices::run(&a),
         Command::Selftest(a) => selftest::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Layers(a) => layers::run(&a),
+        Command::Extract(a) => extract::run(&a),
+        Command::Weights(a) => weights::run(&a),
     }
 }

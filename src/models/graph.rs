@@ -186,6 +186,29 @@ impl Graph {
             .unwrap_or_else(|| format!("node {id} ({:?})", self.nodes[id].op))
     }
 
+    /// Multiply-adds ×2 of the convolutions and linear layers, for `shapes` from [`Graph::shapes`].
+    pub fn flops(&self, shapes: &[Vec<usize>]) -> f64 {
+        let spec_len = |name: &str| {
+            self.specs
+                .iter()
+                .find(|s| s.name == name)
+                .map_or(0, |s| s.len())
+        };
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(id, node)| match &node.op {
+                // Each output element takes one multiply-add per weight of its filter.
+                Op::Conv { weight, .. } => {
+                    let s = &shapes[id];
+                    2.0 * (s[0] * s[2] * s[3]) as f64 * spec_len(weight) as f64
+                }
+                Op::Linear { weight, .. } => 2.0 * shapes[id][0] as f64 * spec_len(weight) as f64,
+                _ => 0.0,
+            })
+            .sum()
+    }
+
     /// Receptive field size and jump of every node (SCIENCE.md §7): `r = r_in + (k_eff − 1)·j_in`,
     /// `j = j_in·s`; the maximum over the inputs of a sum; the whole image after global pooling,
     /// flattening or a linear layer. Adaptive pooling that divides its input evenly counts as a

@@ -213,6 +213,17 @@ mod tests {
     }
 
     #[test]
+    fn flops_match_published_counts() {
+        // torchvision's documented GFLOPS (multiply-adds) at 224: AlexNet 0.71, ResNet-50 4.09,
+        // VGG-16 15.47.
+        for (m, gmacs) in [("alexnet", 0.71), ("resnet50", 4.09), ("vgg16", 15.47)] {
+            let g = build(m).unwrap();
+            let macs = g.flops(&g.shapes(1, 224, 224).unwrap()) / 2e9;
+            assert!((macs - gmacs).abs() < 0.01, "{m}: {macs}");
+        }
+    }
+
+    #[test]
     fn specs_match_torchvision_parameter_counts() {
         let count = |m: &str| -> usize {
             build(m)

@@ -1,0 +1,59 @@
+//! `--model` plus `--weights FILE | --random-init --seed N`, shared by `extract` and `weights`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::models::{build, Graph};
+use crate::weights::Weights;
+
+#[derive(Args, Debug, Clone)]
+#[group(id = "model_weights")]
+pub struct ModelArgs {
+    /// Architecture: alexnet, vgg11…vgg19[_bn], resnet18…resnet152, cornet_z, deepcluster_alexnet
+    #[arg(long)]
+    pub model: String,
+    /// Trained weights: safetensors with torchvision state_dict names (f32, f16 or bf16)
+    #[arg(
+        long,
+        conflicts_with = "random_init",
+        required_unless_present = "random_init"
+    )]
+    pub weights: Option<PathBuf>,
+    /// Seeded random weights following the model's own init scheme
+    #[arg(long)]
+    pub random_init: bool,
+    /// Seed of --random-init (recorded in every output)
+    #[arg(long, default_value_t = 0, requires = "random_init")]
+    pub seed: u64,
+}
+
+impl ModelArgs {
+    /// The architecture and its strictly checked (or seeded) weights.
+    pub fn load(&self) -> Result<(Graph, Weights)> {
+        let graph = build(&self.model)?;
+        let weights = match &self.weights {
+            Some(path) => Weights::load(path, &graph.specs)?,
+            None => Weights::random(&graph.specs, self.seed),
+        };
+        log::info!(
+            "{}: {} parameters from {}",
+            graph.model,
+            weights.parameter_count(),
+            weights.source.tag()
+        );
+        Ok((graph, weights))
+    }
+}
+
+/// Header metadata of a weights file written by ventral.
+pub fn weights_metadata(graph: &Graph, weights: &Weights) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("format".into(), "pt".into()),
+        ("model".into(), graph.model.clone()),
+        ("weights".into(), weights.source.tag()),
+        ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
+    ])
+}
