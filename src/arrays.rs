@@ -121,6 +121,10 @@ impl NpyReader {
         &self.shape
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Rows `lo..hi` of the first axis as f32.
     pub fn read_rows(&mut self, lo: usize, hi: usize) -> Result<Vec<f32>> {
         let row: usize = self.shape[1..].iter().product();
@@ -199,11 +203,12 @@ impl ActivationFormat {
     }
 }
 
-/// Streams `[N, …]` f32 tensors into a file a batch of rows at a time. The safetensors layout is
+/// Streams `[N, …]` f32 tensors into a file a batch of rows at a time (also used whole, for
+/// weights: its header is deterministic, tensors in the given order, metadata sorted). The safetensors layout is
 /// fixed up front (every shape is known), so each batch lands at its final offset; `.npz` is
 /// assembled from that layout at the end. Nothing appears under the target name until
-/// [`ActivationWriter::finish`].
-pub struct ActivationWriter {
+/// [`TensorWriter::finish`].
+pub struct TensorWriter {
     target: PathBuf,
     format: ActivationFormat,
     file: AtomicFile,
@@ -214,15 +219,20 @@ pub struct ActivationWriter {
     metadata: BTreeMap<String, String>,
 }
 
-impl ActivationWriter {
+impl TensorWriter {
     /// `shapes[i]` is the whole tensor `[N, …]` of `names[i]`.
     pub fn create(
         target: &Path,
         names: &[String],
         shapes: &[Vec<usize>],
         metadata: BTreeMap<String, String>,
-    ) -> Result<ActivationWriter> {
+    ) -> Result<TensorWriter> {
         let format = ActivationFormat::from_path(target)?;
+        if let Some((name, _)) = names.iter().zip(shapes).find(|(_, s)| s.is_empty()) {
+            return Err(Error::Invalid(format!(
+                "tensor '{name}' is a scalar; only arrays are written"
+            )));
+        }
         let mut offsets = Vec::with_capacity(names.len() + 1);
         let mut at = 0u64;
         let mut header = serde_json::Map::new();
@@ -256,7 +266,7 @@ impl ActivationWriter {
             ActivationFormat::Npz => 0,
         };
         file.set_len(data_start + at)?;
-        Ok(ActivationWriter {
+        Ok(TensorWriter {
             target: target.to_path_buf(),
             format,
             file,
@@ -269,8 +279,9 @@ impl ActivationWriter {
     }
 
     /// Writes rows `row0..row0 + rows` of every tensor; `batch[i]` holds them for `names[i]`.
-    pub fn write_rows(&mut self, row0: usize, batch: &[Vec<f32>]) -> Result<()> {
+    pub fn write_rows<T: AsRef<[f32]>>(&mut self, row0: usize, batch: &[T]) -> Result<()> {
         for (i, data) in batch.iter().enumerate() {
+            let data = data.as_ref();
             let row: usize = self.shapes[i][1..].iter().product();
             if data.len() % row.max(1) != 0 || row0 + data.len() / row.max(1) > self.shapes[i][0] {
                 return Err(Error::Invalid(format!(
@@ -375,7 +386,7 @@ mod tests {
         for ext in ["safetensors", "npz"] {
             let p = d.join(format!("acts.{ext}"));
             let meta = BTreeMap::from([("model".to_string(), "m".to_string())]);
-            let mut w = ActivationWriter::create(&p, &names, &shapes, meta).unwrap();
+            let mut w = TensorWriter::create(&p, &names, &shapes, meta).unwrap();
             w.write_rows(2, &[a[4..].to_vec(), b[8..].to_vec()])
                 .unwrap();
             assert!(!p.exists(), "nothing under the final name before finish");
@@ -408,9 +419,7 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers.len(), 2, "no scratch files left: {leftovers:?}");
-        assert!(
-            ActivationWriter::create(&d.join("x.csv"), &names, &shapes, BTreeMap::new()).is_err()
-        );
+        assert!(TensorWriter::create(&d.join("x.csv"), &names, &shapes, BTreeMap::new()).is_err());
         std::fs::remove_dir_all(&d).ok();
     }
 }

@@ -15,8 +15,8 @@ use rand_chacha::ChaCha20Rng;
 use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 
+use crate::arrays::TensorWriter;
 use crate::error::{Error, Result};
-use crate::output::AtomicFile;
 
 /// How `--random-init` fills one tensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,27 +231,15 @@ impl Weights {
         Weights::from_tensors(specs, tensors, source, &path.display().to_string())
     }
 
-    /// Writes every tensor as f32 safetensors (atomically), with `metadata` in the header.
+    /// Writes every tensor as f32 safetensors (atomically), sorted by name, with `metadata` in
+    /// the header; the same weights and metadata always give the same bytes.
     pub fn save(&self, path: &Path, metadata: &BTreeMap<String, String>) -> Result<()> {
-        let views = self
-            .tensors
-            .iter()
-            .map(|(name, t)| {
-                let view = safetensors::tensor::TensorView::new(
-                    Dtype::F32,
-                    t.shape.clone(),
-                    bytemuck::cast_slice(&t.data),
-                )
-                .map_err(|e| Error::file(path, format!("tensor '{name}': {e}")))?;
-                Ok((name.clone(), view))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let meta: HashMap<String, String> = metadata.clone().into_iter().collect();
-        let bytes = safetensors::serialize(views, Some(meta))
-            .map_err(|e| Error::file(path, format!("cannot serialise: {e}")))?;
-        let mut f = AtomicFile::create(path)?;
-        f.write_all(&bytes)?;
-        f.commit()
+        let names: Vec<String> = self.tensors.keys().cloned().collect();
+        let shapes: Vec<Vec<usize>> = self.tensors.values().map(|t| t.shape.clone()).collect();
+        let mut w = TensorWriter::create(path, &names, &shapes, metadata.clone())?;
+        let data: Vec<&[f32]> = self.tensors.values().map(|t| t.data.as_slice()).collect();
+        w.write_rows(0, &data)?;
+        w.finish()
     }
 
     /// The tensor called `name`.

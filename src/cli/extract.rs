@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::model_args::{weights_metadata, ModelArgs};
 use super::{Failure, GpuArgs};
-use crate::arrays::{ActivationFormat, ActivationWriter, NpyReader};
+use crate::arrays::{ActivationFormat, NpyReader, TensorWriter};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::models::{Capture, Network, Reduce};
@@ -101,7 +101,22 @@ impl Stimuli {
 
     fn batch(&mut self, lo: usize, hi: usize) -> Result<Vec<f32>> {
         match self {
-            Stimuli::Array(r) => r.read_rows(lo, hi),
+            Stimuli::Array(r) => {
+                let x = r.read_rows(lo, hi)?;
+                if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+                    let per: usize = r.shape()[1..].iter().product();
+                    return Err(Error::file(
+                        r.path(),
+                        format!(
+                            "non-finite value ({}) in image {} at flat index {}",
+                            x[i],
+                            lo + i / per,
+                            lo * per + i
+                        ),
+                    ));
+                }
+                Ok(x)
+            }
             Stimuli::Images(files, t) => {
                 let mut out = Vec::new();
                 for f in &files[lo..hi] {
@@ -159,7 +174,7 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
         .iter()
         .map(|s| std::iter::once(n).chain(s.iter().copied()).collect())
         .collect();
-    let mut writer = ActivationWriter::create(&args.out, &capture.points, &shapes, meta)?;
+    let mut writer = TensorWriter::create(&args.out, &capture.points, &shapes, meta)?;
     let net = Network::new(&ctx, graph, &weights)?;
 
     let start = Instant::now();

@@ -1,0 +1,402 @@
+//! The `ventral` binary end to end on small inputs: outputs checked against the library, and the
+//! error paths with their exit codes and messages.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::fixture_rule::rule;
+use safetensors::SafeTensors;
+use ventral::arrays::write_npy;
+use ventral::models::{build, Capture, Network, Reduce};
+use ventral::Weights;
+
+fn ventral(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ventral"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ventral-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn tensor(bytes: &[u8], name: &str) -> (Vec<usize>, Vec<f32>) {
+    let st = SafeTensors::deserialize(bytes).unwrap();
+    let t = st.tensor(name).unwrap();
+    (t.shape().to_vec(), bytemuck::pod_collect_to_vec(t.data()))
+}
+
+#[test]
+fn layers_lists_points_with_receptive_fields() {
+    let o = ventral(&["layers", "--model", "resnet50"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("layer4 "))
+        .expect("layer4 row");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols, ["layer4", "2048×7×7", "100352", "427", "32"]);
+    let o = ventral(&[
+        "layers",
+        "--model",
+        "alexnet",
+        "--input-size",
+        "64",
+        "80",
+        "--json",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["name"], "features.0");
+    assert_eq!(rows[0]["shape"], serde_json::json!([64, 15, 19]));
+
+    let o = ventral(&["layers", "--model", "resnet20"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown model 'resnet20'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn extract_matches_the_library_and_records_provenance() {
+    let d = dir("extract");
+    let shape = [3, 3, 40, 40];
+    let x = rule("input", &shape);
+    let input = d.join("x.npy");
+    write_npy(&input, &shape, &x).unwrap();
+    let out = d.join("acts.safetensors");
+    let saved = d.join("w.safetensors");
+    // batch 2 over 3 images: one full and one partial batch.
+    let o = ventral(&[
+        "extract",
+        "--model",
+        "resnet18",
+        "--random-init",
+        "--seed",
+        "5",
+        "--input",
+        s(&input),
+        "--layers",
+        "fc,layer1,conv1",
+        "--reduce",
+        "mean",
+        "--batch",
+        "2",
+        "--out",
+        s(&out),
+        "--save-weights",
+        s(&saved),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert_eq!(meta["weights"], "seed:5");
+    assert_eq!(meta["model"], "resnet18");
+    assert_eq!(meta["input_size"], "40x40");
+    assert_eq!(meta["reduce"], "mean");
+    assert!(meta["input"].contains("sha256:"));
+
+    let ctx = common::context(None).unwrap();
+    let graph = build("resnet18").unwrap();
+    let weights = Weights::random(&graph.specs, 5);
+    let capture = Capture::parse(&graph, "conv1,layer1,fc", Reduce::Mean).unwrap();
+    let net = Network::new(&ctx, graph, &weights).unwrap();
+    let want = net.extract(&x, &shape, &capture).unwrap();
+    for (name, want) in ["conv1", "layer1", "fc"].iter().zip(&want) {
+        let (shape, got) = tensor(&bytes, name);
+        assert_eq!(shape[0], 3, "{name}");
+        assert_eq!(shape[1], want.len() / 3, "{name}");
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(g, w)| (g - w).abs() / (1.0 + w.abs()))
+            .fold(0f32, f32::max);
+        assert!(
+            worst < 1e-6,
+            "{name}: batched CLI output differs by {worst}"
+        );
+    }
+
+    // The saved seeded weights load back to the same activations, and `ventral weights` writes
+    // the same file.
+    let again = d.join("again.npz");
+    let o = ventral(&[
+        "extract",
+        "--model",
+        "resnet18",
+        "--weights",
+        s(&saved),
+        "--input",
+        s(&input),
+        "--layers",
+        "conv1,layer1,fc",
+        "--reduce",
+        "mean",
+        "--out",
+        s(&again),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut z = zip::ZipArchive::new(std::fs::File::open(&again).unwrap()).unwrap();
+    let mut npy = Vec::new();
+    std::io::Read::read_to_end(&mut z.by_name("fc.npy").unwrap(), &mut npy).unwrap();
+    let fc: Vec<f32> = bytemuck::pod_collect_to_vec(&npy[npy.len() - 3 * 1000 * 4..]);
+    assert!(
+        fc == tensor(&bytes, "fc").1,
+        "fc differs after reloading the saved weights"
+    );
+    let w2 = d.join("w2.safetensors");
+    let o = ventral(&[
+        "weights",
+        "--model",
+        "resnet18",
+        "--random-init",
+        "--seed",
+        "5",
+        "--out",
+        s(&w2),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(&w2).unwrap() == std::fs::read(&saved).unwrap(),
+        "weights files differ"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// Runs a failing command and checks its exit code, message, and that `out` was not written.
+fn fails(args: &[&str], code: i32, message: &str, out: &Path) {
+    let o = ventral(args);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {e}");
+    assert!(
+        e.contains(message),
+        "{args:?}: expected '{message}' in: {e}"
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(!out.exists(), "{args:?} left {}", out.display());
+    let stray: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(stray.is_empty(), "temporary files left behind: {stray:?}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_no_output() {
+    let d = dir("errors");
+    let out = d.join("acts.safetensors");
+    let o = s(&out);
+    let shape = [3, 3, 40, 40];
+    let mut x = rule("input", &shape);
+    let good = d.join("x.npy");
+    write_npy(&good, &shape, &x).unwrap();
+    let base = [
+        "extract",
+        "--model",
+        "resnet18",
+        "--random-init",
+        "--out",
+        o,
+    ];
+
+    // Usage errors: exit 2.
+    fails(
+        &[&base[..], &["--input", s(&good), "--layers", "layer9"]].concat(),
+        2,
+        "no capture point 'layer9'",
+        &out,
+    );
+    fails(
+        &[
+            "extract",
+            "--model",
+            "resnet18",
+            "--input",
+            s(&good),
+            "--out",
+            o,
+        ],
+        2,
+        "--weights",
+        &out,
+    );
+    fails(
+        &[
+            &base[..4],
+            &["--input", s(&good), "--out", s(&d.join("a.csv"))],
+        ]
+        .concat(),
+        2,
+        ".safetensors or .npz",
+        &d.join("a.csv"),
+    );
+    fails(
+        &[&base[..], &["--input", s(&good), "--reduce", "median"]].concat(),
+        2,
+        "unknown reduction 'median'",
+        &out,
+    );
+
+    // Wrong input shape, NaN in the last batch (after earlier batches were written), too small.
+    let gray = d.join("gray.npy");
+    write_npy(&gray, &[3, 1, 40, 40], &x[..4800]).unwrap();
+    fails(
+        &[&base[..], &["--input", s(&gray)]].concat(),
+        1,
+        "expected a float32 array [N, 3, H, W], got shape [3, 1, 40, 40]",
+        &out,
+    );
+    x[2 * 4800 + 7] = f32::NAN;
+    let nan = d.join("nan.npy");
+    write_npy(&nan, &shape, &x).unwrap();
+    fails(
+        &[&base[..], &["--input", s(&nan), "--batch", "1"]].concat(),
+        1,
+        "non-finite value (NaN) in image 2",
+        &out,
+    );
+    let tiny = d.join("tiny.npy");
+    write_npy(&tiny, &[1, 3, 8, 8], &x[..192]).unwrap();
+    fails(
+        &[
+            "extract",
+            "--model",
+            "alexnet",
+            "--random-init",
+            "--input",
+            s(&tiny),
+            "--out",
+            o,
+        ],
+        2,
+        "alexnet at",
+        &out,
+    );
+
+    // Weights: missing tensor, wrong shape, corrupt file.
+    let graph = build("resnet18").unwrap();
+    let w = Weights::random(&graph.specs, 1);
+    let views = |skip: &str, reshape: &str| {
+        let mut m = BTreeMap::new();
+        for (name, t) in w.tensors() {
+            if name == skip {
+                continue;
+            }
+            let shape = if name == reshape {
+                vec![t.data.len()]
+            } else {
+                t.shape.clone()
+            };
+            m.insert(
+                name.clone(),
+                (shape, bytemuck::cast_slice::<f32, u8>(&t.data).to_vec()),
+            );
+        }
+        let v: Vec<_> = m
+            .iter()
+            .map(|(n, (s, b))| {
+                (
+                    n.clone(),
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                        .unwrap(),
+                )
+            })
+            .collect();
+        safetensors::serialize(v, None).unwrap()
+    };
+    let missing = d.join("missing.safetensors");
+    std::fs::write(&missing, views("layer2.0.bn1.running_var", "")).unwrap();
+    let wargs = |f: &Path| -> Vec<String> {
+        [
+            "extract",
+            "--model",
+            "resnet18",
+            "--weights",
+            s(f),
+            "--input",
+            s(&good),
+            "--out",
+            o,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |f: &Path, msg: &str| {
+        let a = wargs(f);
+        fails(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            1,
+            msg,
+            &out,
+        );
+    };
+    run(
+        &missing,
+        "missing.safetensors: missing tensors: layer2.0.bn1.running_var [128]",
+    );
+    let reshaped = d.join("reshaped.safetensors");
+    std::fs::write(&reshaped, views("", "fc.weight")).unwrap();
+    run(
+        &reshaped,
+        "tensor 'fc.weight' has shape [512000], the model expects [1000, 512]",
+    );
+    let corrupt = d.join("corrupt.safetensors");
+    std::fs::write(&corrupt, b"\xff\xff\xff\xff\x00\x00\x00\x00garbage").unwrap();
+    run(
+        &corrupt,
+        "corrupt.safetensors: not a valid safetensors file",
+    );
+    run(
+        &d.join("absent.safetensors"),
+        "absent.safetensors: cannot read",
+    );
+
+    // An image that will not decode is named.
+    let imgs = d.join("imgs");
+    std::fs::create_dir_all(&imgs).unwrap();
+    image::RgbImage::from_pixel(50, 40, image::Rgb([10, 200, 30]))
+        .save(imgs.join("a.png"))
+        .unwrap();
+    std::fs::write(imgs.join("b.png"), b"\x89PNG broken").unwrap();
+    fails(
+        &[
+            "extract",
+            "--model",
+            "cornet_z",
+            "--random-init",
+            "--images",
+            s(&imgs),
+            "--resize",
+            "48",
+            "--crop",
+            "40",
+            "--batch",
+            "1",
+            "--out",
+            o,
+        ],
+        1,
+        "b.png: cannot decode image",
+        &out,
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
