@@ -479,36 +479,54 @@ mod tests {
         assert_eq!(back.tensors, w.tensors);
         assert!(matches!(back.source, WeightSource::File { ref sha256, .. } if sha256.len() == 64));
 
-        // The same tensors stored as f16 come back as their f16 roundings.
-        let halves: Vec<(String, Vec<u8>, Vec<usize>)> = w
-            .tensors
-            .iter()
-            .map(|(n, t)| {
-                let b = t
-                    .data
-                    .iter()
-                    .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
-                    .collect();
-                (n.clone(), b, t.shape.clone())
-            })
-            .collect();
-        let views: Vec<_> = halves
-            .iter()
-            .map(|(n, b, s)| {
-                (
-                    n.clone(),
-                    safetensors::tensor::TensorView::new(Dtype::F16, s.clone(), b).unwrap(),
-                )
-            })
-            .collect();
-        let p16 = dir.join("w16.safetensors");
-        std::fs::write(&p16, safetensors::serialize(views, None).unwrap()).unwrap();
-        let back = Weights::load(&p16, &s).unwrap();
-        let v = back.get("conv.weight").unwrap().data[0];
-        assert_eq!(
-            v,
-            half::f16::from_f32(w.get("conv.weight").unwrap().data[0]).to_f32()
-        );
+        // The same tensors stored as f16 / bf16 come back as their roundings.
+        let write_as = |name: &str, dtype: Dtype, conv: fn(f32) -> [u8; 2]| {
+            let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = w
+                .tensors
+                .iter()
+                .map(|(n, t)| {
+                    (
+                        n.clone(),
+                        t.data.iter().flat_map(|&v| conv(v)).collect(),
+                        t.shape.clone(),
+                    )
+                })
+                .collect();
+            let views: Vec<_> = bytes
+                .iter()
+                .map(|(n, b, s)| {
+                    (
+                        n.clone(),
+                        safetensors::tensor::TensorView::new(dtype, s.clone(), b).unwrap(),
+                    )
+                })
+                .collect();
+            let p = dir.join(name);
+            std::fs::write(&p, safetensors::serialize(views, None).unwrap()).unwrap();
+            Weights::load(&p, &s).unwrap()
+        };
+        let orig = &w.get("conv.weight").unwrap().data;
+        let f16 = write_as("w16.safetensors", Dtype::F16, |v| {
+            half::f16::from_f32(v).to_le_bytes()
+        });
+        let bf16 = write_as("wbf.safetensors", Dtype::BF16, |v| {
+            half::bf16::from_f32(v).to_le_bytes()
+        });
+        for i in 0..4 {
+            let (a, b) = (
+                f16.get("conv.weight").unwrap().data[i],
+                bf16.get("conv.weight").unwrap().data[i],
+            );
+            assert_eq!(a.to_bits(), half::f16::from_f32(orig[i]).to_f32().to_bits());
+            assert_eq!(
+                b.to_bits(),
+                half::bf16::from_f32(orig[i]).to_f32().to_bits()
+            );
+            assert!(
+                (b - orig[i]).abs() <= orig[i].abs() / 128.0
+                    && (a - orig[i]).abs() <= orig[i].abs() / 1024.0
+            );
+        }
 
         std::fs::write(
             dir.join("bad.safetensors"),

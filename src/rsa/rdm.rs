@@ -1,0 +1,276 @@
+//! RDMs from pattern matrices `[N, P]` (SCIENCE.md §1): a CPU twin in f64 and a GPU path that
+//! normalises on the host in f64, streams feature chunks through the GPU Gram product (X·Xᵀ) and
+//! accumulates the chunks' Grams in f64, so a layer with millions of features never sits whole in
+//! one binding or in GPU memory, and matches an f64 reference closely.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::ops::matmul::{matmul, Matmul};
+use crate::rsa::condensed::pair_count;
+
+/// Dissimilarity between two patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// 1 − Pearson correlation of the two patterns (scipy `correlation`).
+    Correlation,
+    /// 1 − cosine similarity (scipy `cosine`).
+    Cosine,
+    /// Plain L2 distance (scipy `euclidean`, the Arun lab).
+    Euclidean,
+    /// Squared L2 distance (scipy `sqeuclidean`).
+    SqEuclidean,
+    /// Squared L2 distance ÷ feature count (rsatoolbox's `euclidean`).
+    RsatoolboxEuclidean,
+}
+
+impl FromStr for Metric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "correlation" => Metric::Correlation,
+            "cosine" => Metric::Cosine,
+            "euclidean" => Metric::Euclidean,
+            "sqeuclidean" => Metric::SqEuclidean,
+            "rsatoolbox-euclidean" => Metric::RsatoolboxEuclidean,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "unknown RDM metric '{s}'; use correlation, cosine, euclidean, sqeuclidean or rsatoolbox-euclidean"
+                )))
+            }
+        })
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Metric::Correlation => "correlation",
+            Metric::Cosine => "cosine",
+            Metric::Euclidean => "euclidean",
+            Metric::SqEuclidean => "sqeuclidean",
+            Metric::RsatoolboxEuclidean => "rsatoolbox-euclidean",
+        })
+    }
+}
+
+/// Per-row preparation shared by both paths: rows are shifted (by their own mean for
+/// correlation, by the column mean for the Euclidean family, which leaves distances unchanged
+/// and avoids cancellation) and scaled (by their norm for correlation and cosine). Rows whose
+/// norm is 0 are marked degenerate (NaN distances, as scipy).
+struct Prepared {
+    row_shift: Vec<f64>,
+    col_shift: Vec<f64>,
+    scale: Vec<f64>,
+    degenerate: Vec<bool>,
+}
+
+fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared {
+    let row = |i: usize| &x[i * p..(i + 1) * p];
+    let mut row_shift = vec![0.0; n];
+    let mut col_shift = vec![0.0; p];
+    match metric {
+        Metric::Correlation => {
+            for (i, s) in row_shift.iter_mut().enumerate() {
+                *s = row(i).iter().map(|&v| f64::from(v)).sum::<f64>() / p as f64;
+            }
+        }
+        Metric::Cosine => {}
+        _ => {
+            for i in 0..n {
+                for (c, &v) in col_shift.iter_mut().zip(row(i)) {
+                    *c += f64::from(v);
+                }
+            }
+            col_shift.iter_mut().for_each(|c| *c /= n as f64);
+        }
+    }
+    let mut scale = vec![1.0; n];
+    let mut degenerate = vec![false; n];
+    if matches!(metric, Metric::Correlation | Metric::Cosine) {
+        for i in 0..n {
+            let ss: f64 = row(i).iter().map(|&v| (f64::from(v) - row_shift[i]).powi(2)).sum();
+            degenerate[i] = ss == 0.0;
+            scale[i] = if ss > 0.0 { 1.0 / ss.sqrt() } else { 0.0 };
+        }
+    }
+    Prepared {
+        row_shift,
+        col_shift,
+        scale,
+        degenerate,
+    }
+}
+
+impl Prepared {
+    fn value(&self, x: &[f32], p: usize, i: usize, k: usize) -> f64 {
+        (f64::from(x[i * p + k]) - self.row_shift[i] - self.col_shift[k]) * self.scale[i]
+    }
+
+    /// Condensed distances from the Gram matrix of the prepared rows.
+    fn finish(&self, gram: &[f64], n: usize, p: usize, metric: Metric) -> Vec<f64> {
+        let mut out = Vec::with_capacity(pair_count(n));
+        for i in 0..n {
+            for j in i + 1..n {
+                let g = gram[i * n + j];
+                let d = match metric {
+                    _ if self.degenerate[i] || self.degenerate[j] => f64::NAN,
+                    Metric::Correlation | Metric::Cosine => 1.0 - g,
+                    _ => {
+                        let sq = (gram[i * n + i] + gram[j * n + j] - 2.0 * g).max(0.0);
+                        match metric {
+                            Metric::Euclidean => sq.sqrt(),
+                            Metric::SqEuclidean => sq,
+                            _ => sq / p as f64,
+                        }
+                    }
+                };
+                out.push(d);
+            }
+        }
+        out
+    }
+
+    /// Stimuli whose patterns are degenerate for this metric.
+    fn degenerate_rows(&self) -> Vec<usize> {
+        self.degenerate.iter().enumerate().filter(|(_, &d)| d).map(|(i, _)| i).collect()
+    }
+}
+
+fn check(x: &[f32], n: usize, p: usize) -> Result<()> {
+    if n < 2 || p == 0 || x.len() != n * p {
+        return Err(Error::Invalid(format!(
+            "RDM input must be [N ≥ 2, P ≥ 1] patterns; got {} values for N = {n}, P = {p}",
+            x.len()
+        )));
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "pattern of stimulus {} holds a non-finite value ({}) at feature {}",
+            i / p,
+            x[i],
+            i % p
+        )));
+    }
+    Ok(())
+}
+
+/// Condensed RDM of `x: [n, p]` (row-major) in f64: the CPU twin of [`rdms_gpu`]. Constant
+/// patterns (correlation) and zero patterns (cosine) give NaN for each of their pairs.
+pub fn rdm_cpu(x: &[f32], n: usize, p: usize, metric: Metric) -> Result<Vec<f64>> {
+    check(x, n, p)?;
+    let prep = prepare(x, n, p, metric);
+    let mut gram = vec![0.0; n * n];
+    let rows: Vec<Vec<f64>> = (0..n).map(|i| (0..p).map(|k| prep.value(x, p, i, k)).collect()).collect();
+    for i in 0..n {
+        for j in i..n {
+            let g: f64 = rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum();
+            gram[i * n + j] = g;
+            gram[j * n + i] = g;
+        }
+    }
+    Ok(prep.finish(&gram, n, p, metric))
+}
+
+/// One layer's patterns for [`rdms_gpu`]: `[n, p]` row-major.
+pub struct Patterns<'a> {
+    pub data: &'a [f32],
+    pub n: usize,
+    pub p: usize,
+}
+
+/// A computed RDM with the stimuli whose patterns made some of its entries NaN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rdm {
+    pub condensed: Vec<f64>,
+    pub degenerate: Vec<usize>,
+}
+
+/// Condensed RDMs of several layers on the GPU. Each round records one feature chunk of every
+/// unfinished layer (prepared rows in f32, at most `chunk_bytes` each) and its Gram product into
+/// one submission; the chunks' Grams are read back and summed in f64.
+pub fn rdms_gpu(ctx: &Context, layers: &[Patterns<'_>], metric: Metric, chunk_bytes: usize) -> Result<Vec<Rdm>> {
+    for l in layers {
+        check(l.data, l.n, l.p)?;
+    }
+    let preps: Vec<Prepared> = layers.iter().map(|l| prepare(l.data, l.n, l.p, metric)).collect();
+    let chunk_cols: Vec<usize> = layers
+        .iter()
+        .map(|l| (chunk_bytes / 4 / l.n).clamp(1, l.p))
+        .collect();
+    let mut grams: Vec<Vec<f64>> = layers.iter().map(|l| vec![0.0; l.n * l.n]).collect();
+    let rounds = layers.iter().zip(&chunk_cols).map(|(l, c)| l.p.div_ceil(*c)).max().unwrap_or(0);
+    let opts = Matmul {
+        trans_b: true,
+        ..Matmul::default()
+    };
+    for round in 0..rounds {
+        let mut rec = ctx.recorder();
+        let mut outs = Vec::new();
+        for (li, l) in layers.iter().enumerate() {
+            let (k0, k1) = (round * chunk_cols[li], ((round + 1) * chunk_cols[li]).min(l.p));
+            if k0 >= k1 {
+                continue;
+            }
+            let w = k1 - k0;
+            let mut chunk = Vec::with_capacity(l.n * w);
+            for i in 0..l.n {
+                chunk.extend((k0..k1).map(|k| preps[li].value(l.data, l.p, i, k) as f32));
+            }
+            let t = ctx.upload(&chunk, &[l.n, w])?;
+            outs.push((li, matmul(&mut rec, &t, &t, None, opts)?));
+        }
+        rec.submit()?;
+        let read = ctx.read_many(&outs.iter().map(|(_, t)| t).collect::<Vec<_>>())?;
+        for ((li, _), g) in outs.iter().zip(read) {
+            for (acc, v) in grams[*li].iter_mut().zip(g) {
+                *acc += f64::from(v);
+            }
+        }
+    }
+    Ok(layers
+        .iter()
+        .zip(&preps)
+        .zip(&grams)
+        .map(|((l, prep), gram)| Rdm {
+            condensed: prep.finish(gram, l.n, l.p, metric),
+            degenerate: prep.degenerate_rows(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn science_md_test_vector() {
+        // SCIENCE.md §1.4 (scipy / rsatoolbox).
+        let x = [1.0f32, 2.0, 3.0, 2.0, 4.0, 1.0, 0.0, 1.0, 0.0, 3.0, 1.0, 2.0];
+        let want = [
+            (Metric::Correlation, vec![1.3273268354, 1.0, 1.5, 0.0550888175, 1.6546536707, 1.8660254038]),
+            (Metric::Euclidean, vec![3.0, 3.3166247904, 2.4494897428, 3.7416573868, 3.3166247904, 3.6055512755]),
+            (Metric::SqEuclidean, vec![9.0, 11.0, 6.0, 14.0, 11.0, 13.0]),
+            (
+                Metric::RsatoolboxEuclidean,
+                vec![3.0, 3.6666666667, 2.0, 4.6666666667, 3.6666666667, 4.3333333333],
+            ),
+            (Metric::Cosine, vec![0.2418246034, 0.4654775162, 0.2142857143, 0.1271284391, 0.3001457878, 0.7327387581]),
+        ];
+        for (metric, w) in want {
+            let got = rdm_cpu(&x, 4, 3, metric).unwrap();
+            for (g, w) in got.iter().zip(&w) {
+                assert!((g - w).abs() < 1e-9, "{metric}: {got:?} vs {w:?}");
+            }
+        }
+        let constant = [1.0f32, 1.0, 1.0, 1.0, 2.0, 3.0, 3.0, 2.0, 1.0];
+        let got = rdm_cpu(&constant, 3, 3, Metric::Correlation).unwrap();
+        assert!(got[0].is_nan() && got[1].is_nan());
+        assert!((got[2] - 2.0).abs() < 1e-12);
+        assert!(rdm_cpu(&[1.0, f32::NAN], 2, 1, Metric::Cosine).is_err());
+        assert!(rdm_cpu(&[1.0, 2.0], 1, 2, Metric::Cosine).is_err());
+    }
+}
