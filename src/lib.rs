@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod models;
 pub mod ops;
 pub mod output;
+pub mod rsa;
 pub mod selftest;
 pub mod stimuli;
 pub mod weights;

@@ -36,7 +36,10 @@ impl Method {
 
     /// Rank-based methods pool subject RDMs by their ranks (noise ceiling).
     pub fn is_rank_based(self) -> bool {
-        matches!(self, Method::Spearman | Method::KendallTauA | Method::KendallTauB | Method::RhoA)
+        matches!(
+            self,
+            Method::Spearman | Method::KendallTauA | Method::KendallTauB | Method::RhoA
+        )
     }
 }
 
@@ -77,7 +80,11 @@ impl fmt::Display for Method {
 pub fn compare(a: &[f64], b: &[f64], method: Method) -> f64 {
     assert_eq!(a.len(), b.len(), "compare: vectors differ in length");
     let (a, b): (Vec<f64>, Vec<f64>) = if a.iter().chain(b).any(|v| v.is_nan()) {
-        a.iter().zip(b).filter(|(x, y)| !x.is_nan() && !y.is_nan()).map(|(x, y)| (*x, *y)).unzip()
+        a.iter()
+            .zip(b)
+            .filter(|(x, y)| !x.is_nan() && !y.is_nan())
+            .map(|(x, y)| (*x, *y))
+            .unzip()
     } else {
         (a.to_vec(), b.to_vec())
     };
@@ -302,12 +309,22 @@ impl KendallPlan {
             }
             s = e;
         }
-        KendallPlan { order, groups, tied_a }
+        KendallPlan {
+            order,
+            groups,
+            tied_a,
+        }
     }
 
     /// Counts for `b` given as dense ranks, with its tied-pair count `tied_b`. `seq` and `buf`
     /// are scratch of length m.
-    pub fn counts(&self, rb: &[u32], tied_b: u64, seq: &mut [u32], buf: &mut [u32]) -> KendallCounts {
+    pub fn counts(
+        &self,
+        rb: &[u32],
+        tied_b: u64,
+        seq: &mut [u32],
+        buf: &mut [u32],
+    ) -> KendallCounts {
         for (s, &o) in seq.iter_mut().zip(&self.order) {
             *s = rb[o as usize];
         }

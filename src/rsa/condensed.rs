@@ -43,17 +43,23 @@ pub fn condensed_to_square(v: &[f64]) -> Result<Vec<f64>> {
 /// matching) with a zero (or NaN) diagonal; `what` names it in errors.
 pub fn square_to_condensed(m: &[f64], n: usize, what: &str) -> Result<Vec<f64>> {
     if m.len() != n * n {
-        return Err(Error::Invalid(format!("{what}: {} values do not make a {n}×{n} matrix", m.len())));
+        return Err(Error::Invalid(format!(
+            "{what}: {} values do not make a {n}×{n} matrix",
+            m.len()
+        )));
     }
     let mut out = Vec::with_capacity(pair_count(n));
     for i in 0..n {
         let d = m[i * n + i];
         if d != 0.0 && !d.is_nan() {
-            return Err(Error::Invalid(format!("{what}: diagonal entry ({i}, {i}) is {d}, not 0")));
+            return Err(Error::Invalid(format!(
+                "{what}: diagonal entry ({i}, {i}) is {d}, not 0"
+            )));
         }
         for j in i + 1..n {
             let (a, b) = (m[i * n + j], m[j * n + i]);
-            let same = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
+            let same = (a.is_nan() && b.is_nan())
+                || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
             if !same {
                 return Err(Error::Invalid(format!(
                     "{what}: not symmetric at ({i}, {j}): {a} vs {b}"
@@ -86,6 +92,9 @@ mod tests {
         assert_eq!(square_to_condensed(&sq, 4, "m").unwrap(), v);
         let mut bad = sq.clone();
         bad[1] = 9.0;
-        assert!(square_to_condensed(&bad, 4, "m").unwrap_err().to_string().contains("not symmetric at (0, 1)"));
+        assert!(square_to_condensed(&bad, 4, "m")
+            .unwrap_err()
+            .to_string()
+            .contains("not symmetric at (0, 1)"));
     }
 }

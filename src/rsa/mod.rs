@@ -13,5 +13,7 @@ pub mod mantel;
 pub mod rdm;
 
 pub use compare::{compare, Method};
-pub use condensed::{condensed_to_square, pair_count, pair_index, square_to_condensed, stimuli_from_pairs};
+pub use condensed::{
+    condensed_to_square, pair_count, pair_index, square_to_condensed, stimuli_from_pairs,
+};
 pub use rdm::{rdm_cpu, rdms_gpu, Metric};

@@ -92,7 +92,10 @@ fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared {
     let mut degenerate = vec![false; n];
     if matches!(metric, Metric::Correlation | Metric::Cosine) {
         for i in 0..n {
-            let ss: f64 = row(i).iter().map(|&v| (f64::from(v) - row_shift[i]).powi(2)).sum();
+            let ss: f64 = row(i)
+                .iter()
+                .map(|&v| (f64::from(v) - row_shift[i]).powi(2))
+                .sum();
             degenerate[i] = ss == 0.0;
             scale[i] = if ss > 0.0 { 1.0 / ss.sqrt() } else { 0.0 };
         }
@@ -136,7 +139,12 @@ impl Prepared {
 
     /// Stimuli whose patterns are degenerate for this metric.
     fn degenerate_rows(&self) -> Vec<usize> {
-        self.degenerate.iter().enumerate().filter(|(_, &d)| d).map(|(i, _)| i).collect()
+        self.degenerate
+            .iter()
+            .enumerate()
+            .filter(|(_, &d)| d)
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 
@@ -164,7 +172,9 @@ pub fn rdm_cpu(x: &[f32], n: usize, p: usize, metric: Metric) -> Result<Vec<f64>
     check(x, n, p)?;
     let prep = prepare(x, n, p, metric);
     let mut gram = vec![0.0; n * n];
-    let rows: Vec<Vec<f64>> = (0..n).map(|i| (0..p).map(|k| prep.value(x, p, i, k)).collect()).collect();
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..p).map(|k| prep.value(x, p, i, k)).collect())
+        .collect();
     for i in 0..n {
         for j in i..n {
             let g: f64 = rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum();
@@ -192,17 +202,30 @@ pub struct Rdm {
 /// Condensed RDMs of several layers on the GPU. Each round records one feature chunk of every
 /// unfinished layer (prepared rows in f32, at most `chunk_bytes` each) and its Gram product into
 /// one submission; the chunks' Grams are read back and summed in f64.
-pub fn rdms_gpu(ctx: &Context, layers: &[Patterns<'_>], metric: Metric, chunk_bytes: usize) -> Result<Vec<Rdm>> {
+pub fn rdms_gpu(
+    ctx: &Context,
+    layers: &[Patterns<'_>],
+    metric: Metric,
+    chunk_bytes: usize,
+) -> Result<Vec<Rdm>> {
     for l in layers {
         check(l.data, l.n, l.p)?;
     }
-    let preps: Vec<Prepared> = layers.iter().map(|l| prepare(l.data, l.n, l.p, metric)).collect();
+    let preps: Vec<Prepared> = layers
+        .iter()
+        .map(|l| prepare(l.data, l.n, l.p, metric))
+        .collect();
     let chunk_cols: Vec<usize> = layers
         .iter()
         .map(|l| (chunk_bytes / 4 / l.n).clamp(1, l.p))
         .collect();
     let mut grams: Vec<Vec<f64>> = layers.iter().map(|l| vec![0.0; l.n * l.n]).collect();
-    let rounds = layers.iter().zip(&chunk_cols).map(|(l, c)| l.p.div_ceil(*c)).max().unwrap_or(0);
+    let rounds = layers
+        .iter()
+        .zip(&chunk_cols)
+        .map(|(l, c)| l.p.div_ceil(*c))
+        .max()
+        .unwrap_or(0);
     let opts = Matmul {
         trans_b: true,
         ..Matmul::default()
@@ -211,7 +234,10 @@ pub fn rdms_gpu(ctx: &Context, layers: &[Patterns<'_>], metric: Metric, chunk_by
         let mut rec = ctx.recorder();
         let mut outs = Vec::new();
         for (li, l) in layers.iter().enumerate() {
-            let (k0, k1) = (round * chunk_cols[li], ((round + 1) * chunk_cols[li]).min(l.p));
+            let (k0, k1) = (
+                round * chunk_cols[li],
+                ((round + 1) * chunk_cols[li]).min(l.p),
+            );
             if k0 >= k1 {
                 continue;
             }
@@ -249,16 +275,55 @@ mod tests {
     #[test]
     fn science_md_test_vector() {
         // SCIENCE.md §1.4 (scipy / rsatoolbox).
-        let x = [1.0f32, 2.0, 3.0, 2.0, 4.0, 1.0, 0.0, 1.0, 0.0, 3.0, 1.0, 2.0];
+        let x = [
+            1.0f32, 2.0, 3.0, 2.0, 4.0, 1.0, 0.0, 1.0, 0.0, 3.0, 1.0, 2.0,
+        ];
         let want = [
-            (Metric::Correlation, vec![1.3273268354, 1.0, 1.5, 0.0550888175, 1.6546536707, 1.8660254038]),
-            (Metric::Euclidean, vec![3.0, 3.3166247904, 2.4494897428, 3.7416573868, 3.3166247904, 3.6055512755]),
+            (
+                Metric::Correlation,
+                vec![
+                    1.3273268354,
+                    1.0,
+                    1.5,
+                    0.0550888175,
+                    1.6546536707,
+                    1.8660254038,
+                ],
+            ),
+            (
+                Metric::Euclidean,
+                vec![
+                    3.0,
+                    3.3166247904,
+                    2.4494897428,
+                    3.7416573868,
+                    3.3166247904,
+                    3.6055512755,
+                ],
+            ),
             (Metric::SqEuclidean, vec![9.0, 11.0, 6.0, 14.0, 11.0, 13.0]),
             (
                 Metric::RsatoolboxEuclidean,
-                vec![3.0, 3.6666666667, 2.0, 4.6666666667, 3.6666666667, 4.3333333333],
+                vec![
+                    3.0,
+                    3.6666666667,
+                    2.0,
+                    4.6666666667,
+                    3.6666666667,
+                    4.3333333333,
+                ],
             ),
-            (Metric::Cosine, vec![0.2418246034, 0.4654775162, 0.2142857143, 0.1271284391, 0.3001457878, 0.7327387581]),
+            (
+                Metric::Cosine,
+                vec![
+                    0.2418246034,
+                    0.4654775162,
+                    0.2142857143,
+                    0.1271284391,
+                    0.3001457878,
+                    0.7327387581,
+                ],
+            ),
         ];
         for (metric, w) in want {
             let got = rdm_cpu(&x, 4, 3, metric).unwrap();
