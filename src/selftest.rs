@@ -221,6 +221,18 @@ pub fn cases() -> Vec<Case> {
             },
         },
         Case {
+            // Longer than the 65,535-iteration loop cap of llvmpipe (the dispatcher splits K).
+            name: "matmul reg X·Xᵀ 3×70001",
+            run: |c, r| {
+                let o = Matmul {
+                    trans_b: true,
+                    kernel: MatmulKernel::Register,
+                    ..Default::default()
+                };
+                matmul_case(c, r, (1, 3, 3, 70_001), o, false, false)
+            },
+        },
+        Case {
             name: "matmul batched 3×17×13·3×13×7",
             run: |c, r| matmul_case(c, r, (3, 17, 7, 13), Matmul::default(), false, true),
         },

@@ -68,6 +68,16 @@ impl Conv2d {
                 ),
             ));
         }
+        if c_in / g > super::MAX_LOOP {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "{} input channels per group exceed the kernels' loop limit of {}",
+                    c_in / g,
+                    super::MAX_LOOP
+                ),
+            ));
+        }
         if weight[1] != c_in / g {
             return Err(Error::shape(
                 op,

@@ -2,7 +2,7 @@
 //! fused bias and ReLU. Two kernels share one layout: register-tiled for CPU adapters and
 //! shared-memory tiled for GPUs.
 
-use super::{expect_u32, MATMUL};
+use super::{expect_u32, MATMUL, MAX_LOOP};
 use crate::error::{Error, Result};
 use crate::gpu::{Recorder, Tensor};
 
@@ -147,12 +147,13 @@ pub fn matmul(
     };
     // Whole operands in one dispatch with the batch along z when everything fits.
     let max_z = rec.context().limits().max_compute_workgroups_per_dimension as usize;
-    if a.len() <= limit && b.len() <= limit && c.len() <= limit && d.batch <= max_z {
+    let fits = a.len() <= limit && b.len() <= limit && c.len() <= limit;
+    if fits && d.batch <= max_z && d.k <= MAX_LOOP {
         record(rec, &d, &ops, &whole, 0, d.batch)?;
         return Ok(c);
     }
     // Otherwise batch items one at a time, each split into M / N / K chunks that fit.
-    let (mut mc, mut nc, mut kc) = (d.m, d.n, d.k);
+    let (mut mc, mut nc, mut kc) = (d.m, d.n, d.k.min(MAX_LOOP));
     loop {
         let a_span = (mc - 1) * d.k + kc;
         let b_span = (kc - 1) * sbk + (nc - 1) * sbn + 1;

@@ -63,6 +63,11 @@ pub static FAMILIES: &[&KernelFamily] = &[
     &BATCH_NORM,
 ];
 
+/// Most iterations one kernel loop may run in a dispatch. llvmpipe (lavapipe) silently stops
+/// shader loops after 65,535 iterations (found with a 70,001-long matmul reduction; kept as a
+/// self-test case), so dispatchers split longer loops across dispatches.
+pub(crate) const MAX_LOOP: usize = 32_768;
+
 /// `[lo, hi)` ranges of at most `step` covering `0..total`.
 pub(crate) fn ranges(total: usize, step: usize) -> impl Iterator<Item = (usize, usize)> {
     let step = step.max(1);
@@ -80,6 +85,15 @@ pub(crate) fn row_split(
         .ok_or_else(|| Error::shape(op, "input is a scalar"))?;
     if shape.contains(&0) {
         return Err(Error::shape(op, format!("empty input {shape:?}")));
+    }
+    if cols.div_ceil(256) > MAX_LOOP {
+        return Err(Error::shape(
+            op,
+            format!(
+                "rows of {cols} values exceed the kernels' loop limit of {} per row",
+                256 * MAX_LOOP
+            ),
+        ));
     }
     let per = max_window / cols;
     if per == 0 {

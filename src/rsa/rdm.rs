@@ -199,9 +199,15 @@ pub struct Rdm {
     pub degenerate: Vec<usize>,
 }
 
+/// Most features one GPU Gram product sums in f32 before the f64 accumulation takes over: keeps
+/// the f32 rounding of a 3M-feature layer's correlations near 1e-7 (a single f32 sum over 100k
+/// features is off by ~1e-3).
+pub const GRAM_CHUNK: usize = 4096;
+
 /// Condensed RDMs of several layers on the GPU. Each round records one feature chunk of every
 /// unfinished layer (prepared rows in f32, at most `chunk_bytes` each) and its Gram product into
-/// one submission; the chunks' Grams are read back and summed in f64.
+/// one submission; the chunks' Grams are read back and summed in f64. A chunk is at most
+/// [`GRAM_CHUNK`] features.
 pub fn rdms_gpu(
     ctx: &Context,
     layers: &[Patterns<'_>],
@@ -217,7 +223,7 @@ pub fn rdms_gpu(
         .collect();
     let chunk_cols: Vec<usize> = layers
         .iter()
-        .map(|l| (chunk_bytes / 4 / l.n).clamp(1, l.p))
+        .map(|l| (chunk_bytes / 4 / l.n).clamp(1, GRAM_CHUNK).min(l.p))
         .collect();
     let mut grams: Vec<Vec<f64>> = layers.iter().map(|l| vec![0.0; l.n * l.n]).collect();
     let rounds = layers
