@@ -512,20 +512,14 @@ mod tests {
         let bf16 = write_as("wbf.safetensors", Dtype::BF16, |v| {
             half::bf16::from_f32(v).to_le_bytes()
         });
-        for i in 0..4 {
-            let (a, b) = (
-                f16.get("conv.weight").unwrap().data[i],
-                bf16.get("conv.weight").unwrap().data[i],
-            );
-            assert_eq!(a.to_bits(), half::f16::from_f32(orig[i]).to_f32().to_bits());
-            assert_eq!(
-                b.to_bits(),
-                half::bf16::from_f32(orig[i]).to_f32().to_bits()
-            );
-            assert!(
-                (b - orig[i]).abs() <= orig[i].abs() / 128.0
-                    && (a - orig[i]).abs() <= orig[i].abs() / 1024.0
-            );
+        let (h, bf) = (
+            &f16.get("conv.weight").unwrap().data,
+            &bf16.get("conv.weight").unwrap().data,
+        );
+        for ((&o, &a), &b) in orig.iter().zip(h).zip(bf).take(4) {
+            assert_eq!(a.to_bits(), half::f16::from_f32(o).to_f32().to_bits());
+            assert_eq!(b.to_bits(), half::bf16::from_f32(o).to_f32().to_bits());
+            assert!((b - o).abs() <= o.abs() / 128.0 && (a - o).abs() <= o.abs() / 1024.0);
         }
 
         std::fs::write(

@@ -141,7 +141,13 @@ fn mantel_agrees_with_scikit_bio_in_distribution() {
             alternative: row.alternative.parse().unwrap(),
             threads: 0,
         };
-        let r = mantel(&[f.a.clone()], &[f.b.clone()], f.n, &opts).unwrap()[0][0];
+        let r = mantel(
+            std::slice::from_ref(&f.a),
+            std::slice::from_ref(&f.b),
+            f.n,
+            &opts,
+        )
+        .unwrap()[0][0];
         assert!(
             (r.statistic - row.statistic).abs() < 1e-12,
             "{} statistic",
@@ -250,7 +256,7 @@ fn bootstrap_intervals_cover_the_subject_mean_for_kendall() {
         .zip(&f.subjects[1])
         .map(|(a, b)| a + b)
         .collect::<Vec<_>>();
-    let samples = bootstrap(&[model.clone()], &f.subjects, n, &opts).unwrap();
+    let samples = bootstrap(std::slice::from_ref(&model), &f.subjects, n, &opts).unwrap();
     let scores: Vec<f64> = samples.iter().map(|s| s[0]).collect();
     let iv = ventral::rsa::bootstrap::interval(&scores);
     let full = f
