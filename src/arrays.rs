@@ -41,64 +41,7 @@ impl NpyReader {
     pub fn open(path: &Path) -> Result<NpyReader> {
         let bad = |m: String| Error::file(path, m);
         let mut file = File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
-        let mut magic = [0u8; 8];
-        file.read_exact(&mut magic)
-            .map_err(|_| bad("too short to be a .npy file".into()))?;
-        if &magic[..6] != b"\x93NUMPY" {
-            return Err(bad("not a .npy file (bad magic)".into()));
-        }
-        let header_len = if magic[6] == 1 {
-            let mut b = [0u8; 2];
-            file.read_exact(&mut b)
-                .map_err(|_| bad("truncated header".into()))?;
-            u16::from_le_bytes(b) as usize
-        } else {
-            let mut b = [0u8; 4];
-            file.read_exact(&mut b)
-                .map_err(|_| bad("truncated header".into()))?;
-            u32::from_le_bytes(b) as usize
-        };
-        let mut header = vec![0u8; header_len];
-        file.read_exact(&mut header)
-            .map_err(|_| bad("truncated header".into()))?;
-        let header = String::from_utf8_lossy(&header).to_string();
-        let field = |key: &str| -> Option<String> {
-            let at = header.find(&format!("'{key}'"))? + key.len() + 2;
-            let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
-            let end = if rest.starts_with('(') {
-                rest.find(')')? + 1
-            } else {
-                rest.find([',', '}'])?
-            };
-            Some(rest[..end].trim().trim_matches('\'').to_string())
-        };
-        let descr = field("descr").ok_or_else(|| bad(format!("header has no descr: {header}")))?;
-        let dtype = match descr.as_str() {
-            "<f2" => NpyType::F16,
-            "<f4" => NpyType::F32,
-            "<f8" => NpyType::F64,
-            other => {
-                return Err(bad(format!(
-                    "dtype {other} is not supported; save float32 (np.float32), little-endian"
-                )))
-            }
-        };
-        if field("fortran_order").as_deref() != Some("False") {
-            return Err(bad(
-                "Fortran-order arrays are not supported; save with np.ascontiguousarray".into(),
-            ));
-        }
-        let shape_text = field("shape").ok_or_else(|| bad("header has no shape".into()))?;
-        let shape = shape_text
-            .trim_matches(|c| c == '(' || c == ')')
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<usize>()
-                    .map_err(|_| bad(format!("bad shape {shape_text}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let (dtype, shape) = parse_header(&mut file, path)?;
         let data_start = file.stream_position().map_err(|e| bad(e.to_string()))?;
         let want = shape.iter().product::<usize>() as u64 * dtype.size() as u64;
         let len = file.metadata().map_err(|e| bad(e.to_string()))?.len();
@@ -135,21 +78,206 @@ impl NpyReader {
             .seek(SeekFrom::Start(at))
             .and_then(|_| self.file.read_exact(&mut bytes))
             .map_err(|e| Error::file(&self.path, format!("read failed: {e}")))?;
-        Ok(match self.dtype {
-            NpyType::F32 => bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            NpyType::F16 => bytes
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            NpyType::F64 => bytes
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                .collect(),
-        })
+        Ok(decode(self.dtype, &bytes)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect())
     }
+}
+
+/// Reads an `.npy` header from `r` (left at the first data byte): element type and shape.
+fn parse_header(r: &mut impl Read, path: &Path) -> Result<(NpyType, Vec<usize>)> {
+    let bad = |m: String| Error::file(path, m);
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)
+        .map_err(|_| bad("too short to be a .npy file".into()))?;
+    if &magic[..6] != b"\x93NUMPY" {
+        return Err(bad("not a .npy file (bad magic)".into()));
+    }
+    let header_len = if magic[6] == 1 {
+        let mut b = [0u8; 2];
+        r.read_exact(&mut b)
+            .map_err(|_| bad("truncated header".into()))?;
+        u16::from_le_bytes(b) as usize
+    } else {
+        let mut b = [0u8; 4];
+        r.read_exact(&mut b)
+            .map_err(|_| bad("truncated header".into()))?;
+        u32::from_le_bytes(b) as usize
+    };
+    let mut header = vec![0u8; header_len];
+    r.read_exact(&mut header)
+        .map_err(|_| bad("truncated header".into()))?;
+    let header = String::from_utf8_lossy(&header).to_string();
+    let field = |key: &str| -> Option<String> {
+        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+        let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+        let end = if rest.starts_with('(') {
+            rest.find(')')? + 1
+        } else {
+            rest.find([',', '}'])?
+        };
+        Some(rest[..end].trim().trim_matches('\'').to_string())
+    };
+    let descr = field("descr").ok_or_else(|| bad(format!("header has no descr: {header}")))?;
+    let dtype = match descr.as_str() {
+        "<f2" => NpyType::F16,
+        "<f4" => NpyType::F32,
+        "<f8" => NpyType::F64,
+        other => {
+            return Err(bad(format!(
+                "dtype {other} is not supported; save float32 (np.float32), little-endian"
+            )))
+        }
+    };
+    if field("fortran_order").as_deref() != Some("False") {
+        return Err(bad(
+            "Fortran-order arrays are not supported; save with np.ascontiguousarray".into(),
+        ));
+    }
+    let shape_text = field("shape").ok_or_else(|| bad("header has no shape".into()))?;
+    let shape = shape_text
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(format!("bad shape {shape_text}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((dtype, shape))
+}
+
+fn decode(dtype: NpyType, bytes: &[u8]) -> Vec<f64> {
+    match dtype {
+        NpyType::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+        NpyType::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| f64::from(half::f16::from_le_bytes([c[0], c[1]]).to_f32()))
+            .collect(),
+        NpyType::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect(),
+    }
+}
+
+/// A whole array in memory, values widened to f64.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// Parses a whole `.npy` from memory (`origin` names it in errors).
+pub fn parse_npy(bytes: &[u8], origin: &Path) -> Result<Array> {
+    let mut r = std::io::Cursor::new(bytes);
+    let (dtype, shape) = parse_header(&mut r, origin)?;
+    let start = r.position() as usize;
+    let want = shape.iter().product::<usize>() * dtype.size();
+    if bytes.len() < start + want {
+        return Err(Error::file(
+            origin,
+            format!("truncated: shape {shape:?} needs {want} data bytes"),
+        ));
+    }
+    Ok(Array {
+        shape,
+        data: decode(dtype, &bytes[start..start + want]),
+    })
+}
+
+/// Every named float array in a `.npy` (one, named by the file stem), `.npz` or `.safetensors`
+/// file, in file order.
+pub fn read_arrays(path: &Path) -> Result<Vec<(String, Array)>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext {
+        "npy" => {
+            let stem = path
+                .file_stem()
+                .map_or("array".into(), |s| s.to_string_lossy().into_owned());
+            Ok(vec![(stem, parse_npy(&bytes, path)?)])
+        }
+        "npz" => {
+            let mut z = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..]))
+                .map_err(|e| Error::file(path, format!("not a valid .npz (zip) file: {e}")))?;
+            let mut out = Vec::new();
+            for i in 0..z.len() {
+                let mut f = z
+                    .by_index(i)
+                    .map_err(|e| Error::file(path, format!("zip entry {i}: {e}")))?;
+                let Some(name) = f.name().strip_suffix(".npy").map(str::to_string) else {
+                    continue;
+                };
+                let mut buf = Vec::new();
+                f.read_to_end(&mut buf)
+                    .map_err(|e| Error::file(path, format!("entry {name}: {e}")))?;
+                out.push((name.clone(), parse_npy(&buf, &path.join(&name))?));
+            }
+            Ok(out)
+        }
+        "safetensors" => {
+            let st = safetensors::SafeTensors::deserialize(&bytes)
+                .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+            let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+                .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+            // File order is data order.
+            let mut names: Vec<(usize, String)> = meta
+                .tensors()
+                .iter()
+                .map(|(n, i)| (i.data_offsets.0, n.clone()))
+                .collect();
+            names.sort();
+            names
+                .into_iter()
+                .map(|(_, name)| {
+                    let t = st
+                        .tensor(&name)
+                        .map_err(|e| Error::file(path, format!("tensor '{name}': {e}")))?;
+                    let dtype = match t.dtype() {
+                        safetensors::Dtype::F32 => NpyType::F32,
+                        safetensors::Dtype::F16 => NpyType::F16,
+                        safetensors::Dtype::F64 => NpyType::F64,
+                        other => {
+                            return Err(Error::file(
+                                path,
+                                format!("tensor '{name}' has dtype {other:?}; use f16, f32 or f64"),
+                            ))
+                        }
+                    };
+                    Ok((
+                        name,
+                        Array {
+                            shape: t.shape().to_vec(),
+                            data: decode(dtype, t.data()),
+                        },
+                    ))
+                })
+                .collect()
+        }
+        _ => Err(Error::file(
+            path,
+            "unsupported array file; use .npy, .npz or .safetensors",
+        )),
+    }
+}
+
+/// Metadata of a safetensors file (empty when it has none).
+pub fn safetensors_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(meta
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect())
 }
 
 /// The header of a version-1 `.npy` file of little-endian f32 with `shape`.

@@ -68,7 +68,7 @@ fn rdms_match_scipy_and_rsatoolbox_on_cpu_and_gpu() {
     let ctx = common::context(None);
     for (name, want) in &f.want {
         let metric: Metric = name.parse().unwrap();
-        let cpu = rdm_cpu(&f.x, f.n, f.p, metric).unwrap();
+        let cpu = rdm_cpu(&f.x, f.n, f.p, metric).unwrap().condensed;
         assert!(
             cpu.iter().zip(want).all(|(g, w)| close(*g, *w, 1e-12)),
             "{name} cpu"
@@ -147,7 +147,8 @@ fn mantel_agrees_with_scikit_bio_in_distribution() {
             f.n,
             &opts,
         )
-        .unwrap()[0][0];
+        .unwrap()
+        .per_subject[0][0];
         assert!(
             (r.statistic - row.statistic).abs() < 1e-12,
             "{} statistic",
@@ -185,7 +186,7 @@ fn mantel_kendall_p_values_are_uniform_under_the_null() {
             alternative: Alternative::Greater,
             threads: 0,
         };
-        let p = mantel(&[a], &[b], n, &opts).unwrap()[0][0].p_value;
+        let p = mantel(&[a], &[b], n, &opts).unwrap().per_subject[0][0].p_value;
         small += usize::from(p <= 0.1);
     }
     // Expected 4 of 40 below 0.1; the binomial tail above 12 is < 1e-4.
@@ -227,7 +228,7 @@ fn gpu_rdm_of_a_three_million_feature_layer_matches_f64() {
     ] {
         let gpu = rdms_gpu(&ctx, &layers, metric, 16 << 20).unwrap();
         for (l, layer) in layers.iter().enumerate() {
-            let want = rdm_cpu(layer.data, n, p, metric).unwrap();
+            let want = rdm_cpu(layer.data, n, p, metric).unwrap().condensed;
             let scale = want.iter().fold(0f64, |m, v| m.max(v.abs())).max(1.0);
             let worst = gpu[l]
                 .condensed

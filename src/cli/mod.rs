@@ -2,10 +2,12 @@
 //! stdout, logs and progress to stderr.
 
 mod bench;
+mod compare;
 mod devices;
 mod extract;
 mod layers;
 mod model_args;
+mod rdm;
 mod selftest;
 mod weights;
 
@@ -44,6 +46,10 @@ pub enum Command {
     Extract(Box<extract::ExtractArgs>),
     /// Write a model's weights (seeded random or a checked copy of a file) as safetensors.
     Weights(weights::WeightsArgs),
+    /// One RDM per activation tensor (GPU, or the f64 CPU twin).
+    Rdm(rdm::RdmArgs),
+    /// Model RDMs vs subject RDMs: scores, Mantel p-values, noise ceiling, bootstrap intervals.
+    Compare(compare::CompareArgs),
 }
 
 /// Adapter selection shared by every GPU subcommand.
@@ -104,5 +110,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Layers(a) => layers::run(&a),
         Command::Extract(a) => extract::run(&a),
         Command::Weights(a) => weights::run(&a),
+        Command::Rdm(a) => rdm::run(&a),
+        Command::Compare(a) => compare::run(&a),
     }
 }

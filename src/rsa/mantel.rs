@@ -88,13 +88,17 @@ pub fn permutation(seed: u64, k: u64, n: usize) -> Vec<u32> {
 
 /// A subject RDM prepared for permutation: a square `n × n` table of its transformed values.
 enum Prepared {
-    Values(Vec<f64>),
-    Ranks { square: Vec<u32>, tied: u64 },
+    /// f32 halves the memory the permutation gathers from; products are summed in f64.
+    Values(Vec<f32>),
+    Ranks {
+        square: Vec<u32>,
+        tied: u64,
+    },
 }
 
 /// A model RDM prepared for comparison with permuted subject RDMs.
 enum Model {
-    Dot(Vec<f64>),
+    Dot(Vec<f32>),
     Kendall(KendallPlan),
 }
 
@@ -127,6 +131,66 @@ fn transform(v: &[f64], method: Method) -> Vec<f64> {
     }
 }
 
+fn to_f32(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+/// The condensed vector of the `n × n` table `sq` with stimuli relabelled by `p`:
+/// `out[k(i, j)] = sq[p(i), p(j)]`.
+fn permuted<T: Copy>(sq: &[T], n: usize, p: &[usize], out: &mut Vec<T>) {
+    out.clear();
+    for i in 0..n {
+        let row = &sq[p[i] * n..(p[i] + 1) * n];
+        out.extend(p[i + 1..].iter().map(|&j| row[j]));
+    }
+}
+
+/// `dot(a, permuted(sq))` without materialising the permuted vector (one model: saves writing
+/// and re-reading m values per permutation).
+fn permuted_dot(sq: &[f32], n: usize, p: &[usize], a: &[f32]) -> f64 {
+    let mut total = 0.0;
+    let mut k = 0;
+    for i in 0..n {
+        let row = &sq[p[i] * n..(p[i] + 1) * n];
+        let len = n - i - 1;
+        let ai = &a[k..k + len];
+        let mut acc = [0f64; 4];
+        let (pc, ac) = (p[i + 1..].chunks_exact(4), ai.chunks_exact(4));
+        let tail: f64 = pc
+            .remainder()
+            .iter()
+            .zip(ac.remainder())
+            .map(|(&j, &x)| f64::from(x) * f64::from(row[j]))
+            .sum();
+        for (pj, x) in pc.zip(ac) {
+            for l in 0..4 {
+                acc[l] += f64::from(x[l]) * f64::from(row[pj[l]]);
+            }
+        }
+        total += acc.iter().sum::<f64>() + tail;
+        k += len;
+    }
+    total
+}
+
+/// Dot product of f32 vectors summed in f64, in 8 independent lanes (vectorises).
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += f64::from(x[l]) * f64::from(y[l]);
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
 fn square<T: Copy + Default>(v: &[T], n: usize) -> Vec<T> {
     let mut sq = vec![T::default(); n * n];
     for i in 0..n {
@@ -155,15 +219,25 @@ fn check(name: &str, v: &[f64], m: usize) -> Result<()> {
     Ok(())
 }
 
+/// Results of a batched Mantel test.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MantelTable {
+    /// `[model][subject]`.
+    pub per_subject: Vec<Vec<MantelResult>>,
+    /// Per model: the mean statistic over subjects, tested with the same permutation applied to
+    /// every subject at once.
+    pub group: Vec<MantelResult>,
+}
+
 /// Mantel tests of every model RDM against every subject RDM (condensed, `n` stimuli), with the
-/// seeded permutations of [`permutation`]. Returns `[model][subject]`. Observed statistics equal
-/// [`super::compare`] on the same vectors.
+/// seeded permutations of [`permutation`]. Observed statistics equal [`super::compare`] on the
+/// same vectors.
 pub fn mantel(
     models: &[Vec<f64>],
     subjects: &[Vec<f64>],
     n: usize,
     opts: &MantelOptions,
-) -> Result<Vec<Vec<MantelResult>>> {
+) -> Result<MantelTable> {
     mantel_with(models, subjects, n, opts, &|k| permutation(opts.seed, k, n))
 }
 
@@ -174,7 +248,7 @@ pub fn mantel_with(
     n: usize,
     opts: &MantelOptions,
     draw: &(dyn Fn(u64) -> Vec<u32> + Sync),
-) -> Result<Vec<Vec<MantelResult>>> {
+) -> Result<MantelTable> {
     if n < 3 {
         return Err(Error::Invalid(format!(
             "the Mantel test needs at least 3 stimuli, got {n}"
@@ -201,7 +275,7 @@ pub fn mantel_with(
                     tied,
                 }
             } else {
-                Prepared::Values(square(&transform(s, opts.method), n))
+                Prepared::Values(square(&to_f32(&transform(s, opts.method)), n))
             }
         })
         .collect();
@@ -211,40 +285,36 @@ pub fn mantel_with(
             if kendall {
                 Model::Kendall(KendallPlan::new(v))
             } else {
-                Model::Dot(transform(v, opts.method))
+                Model::Dot(to_f32(&transform(v, opts.method)))
             }
         })
         .collect();
 
-    let stat = |k_perm: Option<&[u32]>, scratch: &mut Scratch| -> Vec<f64> {
+    let stat = |perm: &[usize], scratch: &mut Scratch| -> Vec<f64> {
         let mut out = Vec::with_capacity(models.len() * subjects.len());
-        let perm = |i: usize| k_perm.map_or(i, |p| p[i] as usize);
         for subject in &prepared {
             match subject {
+                Prepared::Values(sq) if model_prep.len() == 1 => {
+                    let Model::Dot(a) = &model_prep[0] else {
+                        unreachable!()
+                    };
+                    out.push(permuted_dot(sq, n, perm, a));
+                }
                 Prepared::Values(sq) => {
-                    let b = &mut scratch.values;
-                    b.clear();
-                    for i in 0..n {
-                        let row = &sq[perm(i) * n..perm(i) * n + n];
-                        b.extend((i + 1..n).map(|j| row[perm(j)]));
-                    }
+                    permuted(sq, n, perm, &mut scratch.values);
                     for model in &model_prep {
                         let Model::Dot(a) = model else { unreachable!() };
-                        out.push(a.iter().zip(b.iter()).map(|(x, y)| x * y).sum::<f64>());
+                        out.push(dot(a, &scratch.values));
                     }
                 }
                 Prepared::Ranks { square: sq, tied } => {
-                    let b = &mut scratch.ranks;
-                    b.clear();
-                    for i in 0..n {
-                        let row = &sq[perm(i) * n..perm(i) * n + n];
-                        b.extend((i + 1..n).map(|j| row[perm(j)]));
-                    }
+                    permuted(sq, n, perm, &mut scratch.ranks);
                     for model in &model_prep {
                         let Model::Kendall(plan) = model else {
                             unreachable!()
                         };
-                        let c = plan.counts(b, *tied, &mut scratch.seq, &mut scratch.buf);
+                        let c =
+                            plan.counts(&scratch.ranks, *tied, &mut scratch.seq, &mut scratch.tree);
                         out.push(if opts.method == Method::KendallTauA {
                             c.tau_a()
                         } else {
@@ -254,10 +324,18 @@ pub fn mantel_with(
                 }
             }
         }
+        // Group statistics: each model's mean over subjects.
+        let (nm, ns) = (models.len(), subjects.len());
+        for mi in 0..nm {
+            out.push((0..ns).map(|si| out[si * nm + mi]).sum::<f64>() / ns as f64);
+        }
         out
     };
     let mut scratch = Scratch::new(m);
-    let observed = stat(None, &mut scratch);
+    let identity: Vec<usize> = (0..n).collect();
+    // Extremes are counted against the observed statistic computed the same way as the permuted
+    // ones; the reported statistic is `compare`'s exact f64 value.
+    let observed = stat(&identity, &mut scratch);
     let extreme_of = |s: f64, obs: f64| -> bool {
         // Relative slack so the identity permutation and float-equal statistics count as ties.
         let eps = 1e-12 * obs.abs().max(1e-300);
@@ -282,10 +360,11 @@ pub fn mantel_with(
                     let mut scratch = Scratch::new(m);
                     let mut counts = vec![0usize; observed.len()];
                     for k in (t..opts.permutations).step_by(threads) {
-                        let p = draw(k as u64);
+                        let p: Vec<usize> =
+                            draw(k as u64).into_iter().map(|v| v as usize).collect();
                         for (c, (s, o)) in counts
                             .iter_mut()
-                            .zip(stat(Some(&p), &mut scratch).iter().zip(observed))
+                            .zip(stat(&p, &mut scratch).iter().zip(observed))
                         {
                             *c += usize::from(extreme_of(*s, *o));
                         }
@@ -307,34 +386,41 @@ pub fn mantel_with(
             })
     });
 
-    let ns = subjects.len();
-    Ok((0..models.len())
-        .map(|mi| {
-            (0..ns)
-                .map(|si| {
-                    let idx = si * models.len() + mi;
-                    let statistic = observed[idx];
-                    let p_value = if opts.permutations == 0 || statistic.is_nan() {
-                        f64::NAN
-                    } else {
-                        (counts[idx] + 1) as f64 / (opts.permutations + 1) as f64
-                    };
-                    MantelResult {
-                        statistic,
-                        p_value,
-                        extreme: counts[idx],
-                    }
-                })
-                .collect()
-        })
-        .collect())
+    let (nm, ns) = (models.len(), subjects.len());
+    let exact: Vec<f64> = {
+        let per: Vec<f64> = (0..ns)
+            .flat_map(|si| (0..nm).map(move |mi| (si, mi)))
+            .map(|(si, mi)| super::compare::compare(&models[mi], &subjects[si], opts.method))
+            .collect();
+        let group = (0..nm).map(|mi| (0..ns).map(|si| per[si * nm + mi]).sum::<f64>() / ns as f64);
+        per.iter().copied().chain(group).collect()
+    };
+    let result = |idx: usize| {
+        let statistic = exact[idx];
+        let p_value = if opts.permutations == 0 || statistic.is_nan() {
+            f64::NAN
+        } else {
+            (counts[idx] + 1) as f64 / (opts.permutations + 1) as f64
+        };
+        MantelResult {
+            statistic,
+            p_value,
+            extreme: counts[idx],
+        }
+    };
+    Ok(MantelTable {
+        per_subject: (0..nm)
+            .map(|mi| (0..ns).map(|si| result(si * nm + mi)).collect())
+            .collect(),
+        group: (0..nm).map(|mi| result(ns * nm + mi)).collect(),
+    })
 }
 
 struct Scratch {
-    values: Vec<f64>,
+    values: Vec<f32>,
     ranks: Vec<u32>,
     seq: Vec<u32>,
-    buf: Vec<u32>,
+    tree: Vec<u32>,
 }
 
 impl Scratch {
@@ -343,7 +429,7 @@ impl Scratch {
             values: Vec::with_capacity(m),
             ranks: Vec::with_capacity(m),
             seq: vec![0; m],
-            buf: vec![0; m],
+            tree: Vec::with_capacity(m + 2),
         }
     }
 }
@@ -380,7 +466,9 @@ mod tests {
                 alternative: Alternative::Greater,
                 threads: 1,
             };
-            let r = mantel(&[A.to_vec()], &[B.to_vec()], 4, &opts).unwrap()[0][0];
+            let r = mantel(&[A.to_vec()], &[B.to_vec()], 4, &opts)
+                .unwrap()
+                .per_subject[0][0];
             let want = compare(&A, &B, method);
             assert!(
                 (r.statistic - want).abs() < 1e-12,
@@ -446,7 +534,8 @@ mod tests {
                 let r = mantel_with(&[A.to_vec()], &[B.to_vec()], 4, &opts, &|k| {
                     perms[k as usize].clone()
                 })
-                .unwrap()[0][0];
+                .unwrap()
+                .per_subject[0][0];
                 assert_eq!(r.extreme, 0, "{method} {alternative}");
                 assert!((r.p_value - 1.0 / 24.0).abs() < 1e-15);
             }

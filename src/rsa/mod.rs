@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod ceiling;
 pub mod compare;
 pub mod condensed;
+pub mod load;
 pub mod mantel;
 pub mod rdm;
 

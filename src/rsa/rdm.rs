@@ -168,7 +168,7 @@ fn check(x: &[f32], n: usize, p: usize) -> Result<()> {
 
 /// Condensed RDM of `x: [n, p]` (row-major) in f64: the CPU twin of [`rdms_gpu`]. Constant
 /// patterns (correlation) and zero patterns (cosine) give NaN for each of their pairs.
-pub fn rdm_cpu(x: &[f32], n: usize, p: usize, metric: Metric) -> Result<Vec<f64>> {
+pub fn rdm_cpu(x: &[f32], n: usize, p: usize, metric: Metric) -> Result<Rdm> {
     check(x, n, p)?;
     let prep = prepare(x, n, p, metric);
     let mut gram = vec![0.0; n * n];
@@ -182,7 +182,10 @@ pub fn rdm_cpu(x: &[f32], n: usize, p: usize, metric: Metric) -> Result<Vec<f64>
             gram[j * n + i] = g;
         }
     }
-    Ok(prep.finish(&gram, n, p, metric))
+    Ok(Rdm {
+        condensed: prep.finish(&gram, n, p, metric),
+        degenerate: prep.degenerate_rows(),
+    })
 }
 
 /// One layer's patterns for [`rdms_gpu`]: `[n, p]` row-major.
@@ -332,13 +335,15 @@ mod tests {
             ),
         ];
         for (metric, w) in want {
-            let got = rdm_cpu(&x, 4, 3, metric).unwrap();
+            let got = rdm_cpu(&x, 4, 3, metric).unwrap().condensed;
             for (g, w) in got.iter().zip(&w) {
                 assert!((g - w).abs() < 1e-9, "{metric}: {got:?} vs {w:?}");
             }
         }
         let constant = [1.0f32, 1.0, 1.0, 1.0, 2.0, 3.0, 3.0, 2.0, 1.0];
-        let got = rdm_cpu(&constant, 3, 3, Metric::Correlation).unwrap();
+        let r = rdm_cpu(&constant, 3, 3, Metric::Correlation).unwrap();
+        assert_eq!(r.degenerate, [0]);
+        let got = r.condensed;
         assert!(got[0].is_nan() && got[1].is_nan());
         assert!((got[2] - 2.0).abs() < 1e-12);
         assert!(rdm_cpu(&[1.0, f32::NAN], 2, 1, Metric::Cosine).is_err());

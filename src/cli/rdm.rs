@@ -1,0 +1,137 @@
+//! `ventral rdm`: one RDM per activation tensor, computed on the GPU (or the f64 CPU twin).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Failure, GpuArgs};
+use crate::arrays::{read_arrays, TensorWriter};
+use crate::error::Error;
+use crate::gpu::Context;
+use crate::rsa::rdm::{rdm_cpu, rdms_gpu, Metric, Patterns, Rdm};
+use crate::weights::sha256_file;
+
+#[derive(Args, Debug)]
+pub struct RdmArgs {
+    /// Activations: .safetensors or .npz (from `ventral extract`) or .npy; each tensor [N, …]
+    #[arg(long)]
+    pub activations: PathBuf,
+    /// correlation, cosine, euclidean, sqeuclidean or rsatoolbox-euclidean
+    #[arg(long, default_value = "correlation")]
+    pub metric: String,
+    /// Tensors to use (comma-separated; default all)
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Compute on the CPU in f64 instead of the GPU
+    #[arg(long)]
+    pub cpu: bool,
+    /// Output .safetensors: one condensed RDM [N(N−1)/2] per tensor (upper triangle, row-major)
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+pub fn run(args: &RdmArgs) -> Result<(), Failure> {
+    let metric: Metric = args.metric.parse()?;
+    if args.out.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+        return Err(Error::Invalid(format!(
+            "--out {}: use a .safetensors file name",
+            args.out.display()
+        ))
+        .into());
+    }
+    let mut arrays = read_arrays(&args.activations)?;
+    if let Some(list) = &args.layers {
+        let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+        if let Some(w) = wanted.iter().find(|w| !arrays.iter().any(|(n, _)| n == *w)) {
+            return Err(Error::Invalid(format!(
+                "{} has no tensor '{w}'",
+                args.activations.display()
+            ))
+            .into());
+        }
+        arrays.retain(|(n, _)| wanted.contains(&n.as_str()));
+    }
+    let n = arrays
+        .first()
+        .map_or(0, |(_, a)| a.shape.first().copied().unwrap_or(0));
+    let mut layers = Vec::new();
+    for (name, a) in &arrays {
+        if a.shape.first() != Some(&n) || n < 2 {
+            return Err(Error::file(
+                &args.activations,
+                format!("tensor '{name}' has shape {:?}; every tensor must be [N ≥ 2, …] with the same N ({n})", a.shape),
+            )
+            .into());
+        }
+        let data: Vec<f32> = a.data.iter().map(|&v| v as f32).collect();
+        layers.push((name.clone(), data, a.data.len() / n));
+    }
+    let start = std::time::Instant::now();
+    let (rdms, device): (Vec<Rdm>, String) = if args.cpu {
+        let r = layers
+            .iter()
+            .map(|(name, x, p)| {
+                rdm_cpu(x, n, *p, metric).map_err(|e| Error::Invalid(format!("{name}: {e}")))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        (r, "cpu (f64)".into())
+    } else {
+        let ctx = Context::new(&args.gpu.options()?)?;
+        let patterns: Vec<Patterns<'_>> = layers
+            .iter()
+            .map(|(_, x, p)| Patterns { data: x, n, p: *p })
+            .collect();
+        (
+            rdms_gpu(&ctx, &patterns, metric, 64 << 20)?,
+            ctx.adapter().summary(),
+        )
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let mut degenerate = BTreeMap::new();
+    for ((name, _, _), r) in layers.iter().zip(&rdms) {
+        if !r.degenerate.is_empty() {
+            eprintln!(
+                "warning: {name}: stimuli {:?} have constant (or zero) patterns; their {metric} distances are NaN",
+                r.degenerate
+            );
+            degenerate.insert(name.clone(), r.degenerate.clone());
+        }
+    }
+    let meta = BTreeMap::from([
+        ("metric".to_string(), metric.to_string()),
+        ("stimuli".into(), n.to_string()),
+        (
+            "activations".into(),
+            format!(
+                "{} sha256:{}",
+                args.activations.display(),
+                sha256_file(&args.activations)?
+            ),
+        ),
+        (
+            "layout".into(),
+            "condensed upper triangle, row-major, i < j".into(),
+        ),
+        (
+            "degenerate_stimuli".into(),
+            serde_json::to_string(&degenerate)?,
+        ),
+        ("device".into(), device),
+        ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
+    ]);
+    let names: Vec<String> = layers.iter().map(|(n, _, _)| n.clone()).collect();
+    let m = n * (n - 1) / 2;
+    let mut w = TensorWriter::create(&args.out, &names, &vec![vec![m]; names.len()], meta)?;
+    let data: Vec<Vec<f32>> = rdms
+        .iter()
+        .map(|r| r.condensed.iter().map(|&v| v as f32).collect())
+        .collect();
+    w.write_rows(0, &data)?;
+    w.finish()?;
+    eprintln!("{} RDMs ({metric}, N = {n}) in {secs:.2} s", names.len());
+    println!("{} RDMs -> {}", names.len(), args.out.display());
+    Ok(())
+}
