@@ -400,3 +400,74 @@ fn bad_input_gets_a_clear_error_and_no_output() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn rdm_and_compare_end_to_end_with_independent_values() {
+    let d = dir("rsa");
+    // 6 stimuli × 5 features; one activation tensor.
+    let (n, p) = (6, 5);
+    let x: Vec<f32> = (0..n * p).map(|i| ((i * 37 + 11) % 17) as f32 / 4.0).collect();
+    let acts = d.join("acts.safetensors");
+    let mut w = ventral::arrays::TensorWriter::create(&acts, &["layer".to_string()], &[vec![n, p]], BTreeMap::new()).unwrap();
+    w.write_rows(0, &[x.clone()]).unwrap();
+    w.finish().unwrap();
+    let rdms = d.join("rdms.safetensors");
+    let o = ventral(&["rdm", "--activations", s(&acts), "--metric", "correlation", "--out", s(&rdms)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (shape, got) = tensor(&std::fs::read(&rdms).unwrap(), "layer");
+    assert_eq!(shape, [15]);
+    // Independent value: 1 − Pearson of stimuli 0 and 1, computed here in f64.
+    let r = |i: usize| -> Vec<f64> { x[i * p..(i + 1) * p].iter().map(|&v| f64::from(v)).collect() };
+    let pearson = |a: &[f64], b: &[f64]| {
+        let (ma, mb) = (a.iter().sum::<f64>() / 5.0, b.iter().sum::<f64>() / 5.0);
+        let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+        let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+        let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+        cov / (va * vb).sqrt()
+    };
+    assert!((f64::from(got[0]) - (1.0 - pearson(&r(0), &r(1)))).abs() < 1e-6);
+
+    // Three subjects as a [3, 6, 6] .npy of square RDMs; the first is the model itself.
+    let model: Vec<f64> = got.iter().map(|&v| f64::from(v)).collect();
+    let mut subjects = Vec::new();
+    for sbj in 0..3 {
+        let v: Vec<f64> = model.iter().enumerate().map(|(k, m)| m + 0.3 * sbj as f64 * ((k * 7 % 5) as f64)).collect();
+        subjects.push(ventral::rsa::condensed_to_square(&v).unwrap());
+    }
+    let flat: Vec<f32> = subjects.concat().iter().map(|&v| v as f32).collect();
+    let brain = d.join("brain.npy");
+    write_npy(&brain, &[3, 6, 6], &flat).unwrap();
+    let out = d.join("results.csv");
+    let o = ventral(&[
+        "compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&brain), "--method", "spearman", "--permutations", "719",
+        "--seed", "3", "--noise-ceiling", "--bootstrap", "50", "--out", s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("kind,model,other,subject,method,score"));
+    let subject0: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(&subject0[..5], ["subject", "layer", "", "brain[0]", "spearman"]);
+    let score: f64 = subject0[5].parse().unwrap();
+    let want = ventral::rsa::compare(&model, &ventral::rsa::square_to_condensed(&subjects[0], 6, "s").unwrap(), ventral::rsa::Method::Spearman);
+    assert!((score - want).abs() < 1e-6 && score > 0.99, "{score} vs {want}");
+    let group = lines.iter().find(|l| l.starts_with("group,")).unwrap();
+    let cols: Vec<&str> = group.split(',').collect();
+    let (mean, p_value): (f64, f64) = (cols[5].parse().unwrap(), cols[7].parse().unwrap());
+    assert!(mean > 0.5 && p_value < 0.05, "{group}");
+    let (lower, upper): (f64, f64) = (cols[10].parse().unwrap(), cols[11].parse().unwrap());
+    assert!(lower <= upper && upper <= 1.0, "{group}");
+
+    // Errors: N mismatch, unknown method, corrupt RDM file; nothing written.
+    let small = d.join("small.npy");
+    write_npy(&small, &[2, 10], &[0.5; 20]).unwrap();
+    let bad_out = d.join("bad.csv");
+    fails(&["compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&small), "--out", s(&bad_out)], 2, "for N = 6 stimuli, subject RDMs", &bad_out);
+    fails(&["compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&brain), "--method", "kendal", "--out", s(&bad_out)], 2, "unknown comparison method 'kendal'", &bad_out);
+    std::fs::write(d.join("junk.npy"), b"junk").unwrap();
+    fails(&["compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&d.join("junk.npy")), "--out", s(&bad_out)], 1, "junk.npy: too short to be a .npy file", &bad_out);
+    let odd = d.join("odd.npy");
+    write_npy(&odd, &[2, 7], &[0.5; 14]).unwrap();
+    fails(&["compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&odd), "--out", s(&bad_out)], 1, "neither N×N nor a condensed length", &bad_out);
+    std::fs::remove_dir_all(&d).ok();
+}
