@@ -185,3 +185,142 @@ pub struct ModelTiming {
     #[serde(flatten)]
     pub timing: KernelTiming,
 }
+
+/// One timed statistics task.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskTiming {
+    pub name: String,
+    pub seconds: f64,
+    /// What the measured run did, when it is scaled to the named task (e.g. fewer permutations).
+    pub note: String,
+}
+
+/// The statistics tasks of BENCHMARKS.md on random data of the named sizes: correlation RDM
+/// (N × P on the GPU), Mantel tests at N = 1000 (Pearson, Spearman, τa), a 21-layer × 8-subject
+/// τa table at N = 92, and a ρa bootstrap at N = 500 with 8 subjects. `Smoke` shrinks every size.
+/// Each task runs once, after a warm-up of the GPU pipeline; wall-clock seconds.
+pub fn rsa_benchmarks(ctx: &Context, size: BenchSize, threads: usize) -> Result<Vec<TaskTiming>> {
+    use crate::rsa::bootstrap::{bootstrap, BootstrapOptions, Resample};
+    use crate::rsa::mantel::{mantel, Alternative, MantelOptions};
+    use crate::rsa::rdm::{rdms_gpu, Metric, Patterns};
+    use crate::rsa::{pair_count, Method};
+    use rand::Rng;
+
+    let full = size == BenchSize::Full;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut out = Vec::new();
+    fn time(
+        out: &mut Vec<TaskTiming>,
+        name: String,
+        f: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<f64> {
+        let t = Instant::now();
+        f()?;
+        let seconds = t.elapsed().as_secs_f64();
+        out.push(TaskTiming {
+            name,
+            seconds,
+            note: String::new(),
+        });
+        Ok(seconds)
+    }
+
+    let (n, p) = if full { (1000, 43_264) } else { (50, 3000) };
+    let x = random(&mut rng, n * p);
+    rdms_gpu(
+        ctx,
+        &[Patterns {
+            data: &x[..10 * p],
+            n: 10,
+            p,
+        }],
+        Metric::Correlation,
+        64 << 20,
+    )?;
+    time(
+        &mut out,
+        format!("correlation RDM, N = {n} × {p} features (GPU)"),
+        &mut || {
+            rdms_gpu(
+                ctx,
+                &[Patterns { data: &x, n, p }],
+                Metric::Correlation,
+                64 << 20,
+            )
+            .map(drop)
+        },
+    )?;
+
+    let n = if full { 1000 } else { 60 };
+    let m = pair_count(n);
+    let a: Vec<f64> = (0..m).map(|_| rng.random::<f64>()).collect();
+    let b: Vec<f64> = a.iter().map(|v| v + rng.random::<f64>()).collect();
+    for (method, perms) in [
+        (Method::Pearson, 10_000),
+        (Method::Spearman, 10_000),
+        (Method::KendallTauA, if full { 400 } else { 10_000 }),
+    ] {
+        let opts = MantelOptions {
+            method,
+            permutations: perms,
+            seed: 1,
+            alternative: Alternative::Greater,
+            threads,
+        };
+        let secs = time(
+            &mut out,
+            format!("Mantel {method}, N = {n}, {perms} permutations"),
+            &mut || mantel(std::slice::from_ref(&a), std::slice::from_ref(&b), n, &opts).map(drop),
+        )?;
+        if perms < 10_000 {
+            out.push(TaskTiming {
+                name: format!("Mantel {method}, N = {n}, 10000 permutations"),
+                seconds: secs * 10_000.0 / perms as f64,
+                note: format!("extrapolated from {perms} permutations (linear in the count)"),
+            });
+        }
+    }
+
+    let (n, layers, subjects) = if full { (92, 21, 8) } else { (20, 4, 3) };
+    let m = pair_count(n);
+    let models: Vec<Vec<f64>> = (0..layers)
+        .map(|_| (0..m).map(|_| rng.random::<f64>()).collect())
+        .collect();
+    let brains: Vec<Vec<f64>> = (0..subjects)
+        .map(|_| (0..m).map(|_| rng.random::<f64>()).collect())
+        .collect();
+    let opts = MantelOptions {
+        method: Method::KendallTauA,
+        permutations: 10_000,
+        seed: 2,
+        alternative: Alternative::Greater,
+        threads,
+    };
+    time(
+        &mut out,
+        format!(
+            "Mantel τa table, N = {n}, {layers} layers × {subjects} subjects × 10000 permutations"
+        ),
+        &mut || mantel(&models, &brains, n, &opts).map(drop),
+    )?;
+
+    let (n, samples) = if full { (500, 1000) } else { (40, 100) };
+    let m = pair_count(n);
+    let model: Vec<f64> = (0..m).map(|_| rng.random::<f64>()).collect();
+    let brains: Vec<Vec<f64>> = (0..8)
+        .map(|_| model.iter().map(|v| v + rng.random::<f64>()).collect())
+        .collect();
+    let opts = BootstrapOptions {
+        method: Method::RhoA,
+        resample: Resample::Stimuli,
+        samples,
+        seed: 3,
+        threads,
+    };
+    time(
+        &mut out,
+        format!("bootstrap ρa, N = {n}, 8 subjects, {samples} samples"),
+        &mut || bootstrap(std::slice::from_ref(&model), &brains, n, &opts).map(drop),
+    )?;
+    Ok(out)
+}

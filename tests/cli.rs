@@ -406,18 +406,39 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
     let d = dir("rsa");
     // 6 stimuli × 5 features; one activation tensor.
     let (n, p) = (6, 5);
-    let x: Vec<f32> = (0..n * p).map(|i| ((i * 37 + 11) % 17) as f32 / 4.0).collect();
+    let x: Vec<f32> = (0..n * p)
+        .map(|i| ((i * 37 + 11) % 17) as f32 / 4.0)
+        .collect();
     let acts = d.join("acts.safetensors");
-    let mut w = ventral::arrays::TensorWriter::create(&acts, &["layer".to_string()], &[vec![n, p]], BTreeMap::new()).unwrap();
+    let mut w = ventral::arrays::TensorWriter::create(
+        &acts,
+        &["layer".to_string()],
+        &[vec![n, p]],
+        BTreeMap::new(),
+    )
+    .unwrap();
     w.write_rows(0, &[x.clone()]).unwrap();
     w.finish().unwrap();
     let rdms = d.join("rdms.safetensors");
-    let o = ventral(&["rdm", "--activations", s(&acts), "--metric", "correlation", "--out", s(&rdms)]);
+    let o = ventral(&[
+        "rdm",
+        "--activations",
+        s(&acts),
+        "--metric",
+        "correlation",
+        "--out",
+        s(&rdms),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (shape, got) = tensor(&std::fs::read(&rdms).unwrap(), "layer");
     assert_eq!(shape, [15]);
     // Independent value: 1 − Pearson of stimuli 0 and 1, computed here in f64.
-    let r = |i: usize| -> Vec<f64> { x[i * p..(i + 1) * p].iter().map(|&v| f64::from(v)).collect() };
+    let r = |i: usize| -> Vec<f64> {
+        x[i * p..(i + 1) * p]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect()
+    };
     let pearson = |a: &[f64], b: &[f64]| {
         let (ma, mb) = (a.iter().sum::<f64>() / 5.0, b.iter().sum::<f64>() / 5.0);
         let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
@@ -431,7 +452,11 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
     let model: Vec<f64> = got.iter().map(|&v| f64::from(v)).collect();
     let mut subjects = Vec::new();
     for sbj in 0..3 {
-        let v: Vec<f64> = model.iter().enumerate().map(|(k, m)| m + 0.3 * sbj as f64 * ((k * 7 % 5) as f64)).collect();
+        let v: Vec<f64> = model
+            .iter()
+            .enumerate()
+            .map(|(k, m)| m + 0.3 * sbj as f64 * ((k * 7 % 5) as f64))
+            .collect();
         subjects.push(ventral::rsa::condensed_to_square(&v).unwrap());
     }
     let flat: Vec<f32> = subjects.concat().iter().map(|&v| v as f32).collect();
@@ -439,18 +464,42 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
     write_npy(&brain, &[3, 6, 6], &flat).unwrap();
     let out = d.join("results.csv");
     let o = ventral(&[
-        "compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&brain), "--method", "spearman", "--permutations", "719",
-        "--seed", "3", "--noise-ceiling", "--bootstrap", "50", "--out", s(&out),
+        "compare",
+        "--model-rdms",
+        s(&rdms),
+        "--brain-rdms",
+        s(&brain),
+        "--method",
+        "spearman",
+        "--permutations",
+        "719",
+        "--seed",
+        "3",
+        "--noise-ceiling",
+        "--bootstrap",
+        "50",
+        "--out",
+        s(&out),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("kind,model,other,subject,method,score"));
     let subject0: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!(&subject0[..5], ["subject", "layer", "", "brain[0]", "spearman"]);
+    assert_eq!(
+        &subject0[..5],
+        ["subject", "layer", "", "brain[0]", "spearman"]
+    );
     let score: f64 = subject0[5].parse().unwrap();
-    let want = ventral::rsa::compare(&model, &ventral::rsa::square_to_condensed(&subjects[0], 6, "s").unwrap(), ventral::rsa::Method::Spearman);
-    assert!((score - want).abs() < 1e-6 && score > 0.99, "{score} vs {want}");
+    let want = ventral::rsa::compare(
+        &model,
+        &ventral::rsa::square_to_condensed(&subjects[0], 6, "s").unwrap(),
+        ventral::rsa::Method::Spearman,
+    );
+    assert!(
+        (score - want).abs() < 1e-6 && score > 0.99,
+        "{score} vs {want}"
+    );
     let group = lines.iter().find(|l| l.starts_with("group,")).unwrap();
     let cols: Vec<&str> = group.split(',').collect();
     let (mean, p_value): (f64, f64) = (cols[5].parse().unwrap(), cols[7].parse().unwrap());
@@ -462,12 +511,66 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
     let small = d.join("small.npy");
     write_npy(&small, &[2, 10], &[0.5; 20]).unwrap();
     let bad_out = d.join("bad.csv");
-    fails(&["compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&small), "--out", s(&bad_out)], 2, "for N = 6 stimuli, subject RDMs", &bad_out);
-    fails(&["compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&brain), "--method", "kendal", "--out", s(&bad_out)], 2, "unknown comparison method 'kendal'", &bad_out);
+    fails(
+        &[
+            "compare",
+            "--model-rdms",
+            s(&rdms),
+            "--brain-rdms",
+            s(&small),
+            "--out",
+            s(&bad_out),
+        ],
+        2,
+        "for N = 6 stimuli, subject RDMs",
+        &bad_out,
+    );
+    fails(
+        &[
+            "compare",
+            "--model-rdms",
+            s(&rdms),
+            "--brain-rdms",
+            s(&brain),
+            "--method",
+            "kendal",
+            "--out",
+            s(&bad_out),
+        ],
+        2,
+        "unknown comparison method 'kendal'",
+        &bad_out,
+    );
     std::fs::write(d.join("junk.npy"), b"junk").unwrap();
-    fails(&["compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&d.join("junk.npy")), "--out", s(&bad_out)], 1, "junk.npy: too short to be a .npy file", &bad_out);
+    fails(
+        &[
+            "compare",
+            "--model-rdms",
+            s(&rdms),
+            "--brain-rdms",
+            s(&d.join("junk.npy")),
+            "--out",
+            s(&bad_out),
+        ],
+        1,
+        "junk.npy: too short to be a .npy file",
+        &bad_out,
+    );
     let odd = d.join("odd.npy");
     write_npy(&odd, &[2, 7], &[0.5; 14]).unwrap();
-    fails(&["compare", "--model-rdms", s(&rdms), "--brain-rdms", s(&odd), "--out", s(&bad_out)], 1, "neither N×N nor a condensed length", &bad_out);
+    fails(
+        &[
+            "compare",
+            "--model-rdms",
+            s(&rdms),
+            "--brain-rdms",
+            s(&odd),
+            "--out",
+            s(&bad_out),
+        ],
+        1,
+        "neither N×N nor a condensed length",
+        &bad_out,
+    );
     std::fs::remove_dir_all(&d).ok();
 }

@@ -271,3 +271,96 @@ fn bootstrap_intervals_cover_the_subject_mean_for_kendall() {
         "{full} vs {iv:?}"
     );
 }
+
+#[test]
+fn gpu_mantel_path_agrees_with_the_cpu_path() {
+    let Some(ctx) = common::context(None) else {
+        return;
+    };
+    // 37 stimuli (m = 666, not a multiple of the workgroup size), 3 models × 2 subjects.
+    let n = 37;
+    let m = pair_count(n);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+    let base: Vec<f64> = (0..m).map(|_| rng.random::<f64>()).collect();
+    let models: Vec<Vec<f64>> = (0..3)
+        .map(|l| {
+            base.iter()
+                .map(|b| b + l as f64 * rng.random::<f64>())
+                .collect()
+        })
+        .collect();
+    let subjects: Vec<Vec<f64>> = (0..2)
+        .map(|_| base.iter().map(|b| b + 2.0 * rng.random::<f64>()).collect())
+        .collect();
+    for method in [
+        Method::Pearson,
+        Method::Spearman,
+        Method::RhoA,
+        Method::Cosine,
+    ] {
+        for alternative in [Alternative::Greater, Alternative::TwoSided] {
+            let opts = MantelOptions {
+                method,
+                permutations: 499,
+                seed: 9,
+                alternative,
+                threads: 0,
+            };
+            let cpu = mantel(&models, &subjects, n, &opts).unwrap();
+            let gpu =
+                ventral::rsa::mantel_gpu::mantel_gpu(&ctx, &models, &subjects, n, &opts).unwrap();
+            for (c, g) in cpu
+                .per_subject
+                .iter()
+                .flatten()
+                .chain(&cpu.group)
+                .zip(gpu.per_subject.iter().flatten().chain(&gpu.group))
+            {
+                assert_eq!(
+                    c.statistic, g.statistic,
+                    "{method}: reported statistics are the exact f64 ones"
+                );
+                assert!(
+                    (c.extreme as i64 - g.extreme as i64).abs() <= 1,
+                    "{method} {alternative}: {} vs {}",
+                    c.extreme,
+                    g.extreme
+                );
+            }
+            assert!(
+                cpu.group.iter().all(|r| r.p_value < 0.05),
+                "{method}: related RDMs"
+            );
+        }
+    }
+    let kendall = MantelOptions {
+        method: Method::KendallTauA,
+        permutations: 9,
+        seed: 0,
+        alternative: Alternative::Greater,
+        threads: 0,
+    };
+    assert!(ventral::rsa::mantel_gpu::mantel_gpu(&ctx, &models, &subjects, n, &kendall).is_err());
+}
+
+#[test]
+fn gpu_rdm_with_symmetric_blocks_matches_the_cpu_twin() {
+    let Some(ctx) = common::context(None) else {
+        return;
+    };
+    // n ≥ 256 splits the Gram product into row blocks (n = 301: blocks of 76, 76, 76, 73).
+    let (n, p) = (301, 97);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+    let x: Vec<f32> = (0..n * p).map(|_| rng.random::<f32>()).collect();
+    for metric in [Metric::Correlation, Metric::SqEuclidean] {
+        let gpu = rdms_gpu(&ctx, &[Patterns { data: &x, n, p }], metric, 1 << 20).unwrap();
+        let cpu = rdm_cpu(&x, n, p, metric).unwrap().condensed;
+        let worst = gpu[0]
+            .condensed
+            .iter()
+            .zip(&cpu)
+            .map(|(g, c)| (g - c).abs() / (1.0 + c.abs()))
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-6, "{metric}: {worst:e}");
+    }
+}

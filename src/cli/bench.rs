@@ -4,7 +4,9 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{Failure, GpuArgs};
-use crate::bench::{kernel_benchmarks, model_benchmark, BenchSize, KernelTiming, ModelTiming};
+use crate::bench::{
+    kernel_benchmarks, model_benchmark, rsa_benchmarks, BenchSize, KernelTiming, ModelTiming,
+};
 use crate::gpu::{AdapterReport, Context};
 
 #[derive(Args, Debug)]
@@ -19,6 +21,23 @@ pub enum BenchWhat {
     Kernels(KernelArgs),
     /// Whole-model throughput (img/s) with seeded random weights.
     Models(ModelArgs),
+    /// RSA statistics: RDM on the GPU, Mantel tests, a τa table, a bootstrap.
+    Rsa(RsaArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RsaArgs {
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+    /// Problem sizes: `full` (reported) or `smoke` (seconds).
+    #[arg(long, value_enum, default_value_t = BenchSize::Full)]
+    pub size: BenchSize,
+    /// Worker threads for the CPU statistics (0: all cores)
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Print JSON to stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -68,6 +87,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let k = match &args.what {
         BenchWhat::Kernels(k) => k,
         BenchWhat::Models(m) => return run_models(m),
+        BenchWhat::Rsa(r) => return run_rsa(r),
     };
     if k.samples == 0 {
         return Err(crate::Error::Invalid("--samples must be at least 1".into()).into());
@@ -125,6 +145,26 @@ fn run_models(m: &ModelArgs) -> Result<(), Failure> {
             "results": results,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
+
+fn run_rsa(r: &RsaArgs) -> Result<(), Failure> {
+    let ctx = Context::new(&r.gpu.options()?)?;
+    eprintln!("adapter: {}", ctx.adapter().summary());
+    let results = rsa_benchmarks(&ctx, r.size, r.threads)?;
+    if r.json {
+        let report = serde_json::json!({
+            "ventral_version": env!("CARGO_PKG_VERSION"),
+            "adapter": ctx.adapter(),
+            "threads": std::thread::available_parallelism().map_or(1, |t| t.get()),
+            "results": results,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    for t in &results {
+        println!("{:<84} {:>9.2} s  {}", t.name, t.seconds, t.note);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::Failure;
 use crate::error::Error;
+use crate::gpu::Context;
 use crate::output::AtomicFile;
 use crate::rsa::bootstrap::{
     bootstrap, difference, interval, BootstrapOptions, Difference, Interval, Resample,
@@ -16,6 +17,7 @@ use crate::rsa::bootstrap::{
 use crate::rsa::ceiling::{noise_ceiling, NoiseCeiling};
 use crate::rsa::load::read_rdms;
 use crate::rsa::mantel::{mantel, Alternative, MantelOptions, MantelTable};
+use crate::rsa::mantel_gpu::{mantel_gpu, uses_gpu, MantelDevice};
 use crate::rsa::{compare, Method};
 
 #[derive(Args, Debug)]
@@ -51,6 +53,12 @@ pub struct CompareArgs {
     /// Worker threads (0: all cores)
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Where Mantel permutations run: auto (GPU for dot-product methods on a hardware adapter,
+    /// CPU threads otherwise), cpu or gpu
+    #[arg(long, default_value = "auto")]
+    pub mantel_device: String,
+    #[command(flatten)]
+    pub gpu: super::GpuArgs,
     /// Results: .csv or .json
     #[arg(long)]
     pub out: PathBuf,
@@ -64,6 +72,7 @@ struct Settings {
     alternative: Alternative,
     bootstrap: usize,
     bootstrap_over: Resample,
+    mantel_device: String,
     stimuli: usize,
     model_rdms: String,
     brain_rdms: String,
@@ -117,6 +126,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     let method: Method = args.method.parse()?;
     let alternative: Alternative = args.alternative.parse()?;
     let resample: Resample = args.bootstrap_over.parse()?;
+    let device: MantelDevice = args.mantel_device.parse()?;
     let csv = match args.out.extension().and_then(|e| e.to_str()) {
         Some("csv") => true,
         Some("json") => false,
@@ -152,6 +162,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     secs.compare = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    let mut used_device = String::from("none");
     let table: Option<MantelTable> = if args.permutations > 0 {
         let opts = MantelOptions {
             method,
@@ -160,7 +171,21 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             alternative,
             threads: args.threads,
         };
-        Some(mantel(&mv, &sv, n, &opts)?)
+        // A GPU context only when the GPU path may be used.
+        let ctx = match device {
+            MantelDevice::Cpu => None,
+            _ if matches!(method, Method::KendallTauA | Method::KendallTauB) => None,
+            MantelDevice::Gpu => Some(Context::new(&args.gpu.options()?)?),
+            MantelDevice::Auto => Context::new(&args.gpu.options()?).ok(),
+        };
+        if uses_gpu(device, method, ctx.as_ref()) {
+            let ctx = ctx.as_ref().expect("uses_gpu needs a context");
+            used_device = format!("gpu: {}", ctx.adapter().summary());
+            Some(mantel_gpu(ctx, &mv, &sv, n, &opts)?)
+        } else {
+            used_device = "cpu".into();
+            Some(mantel(&mv, &sv, n, &opts)?)
+        }
     } else {
         None
     };
@@ -241,6 +266,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             alternative,
             bootstrap: args.bootstrap,
             bootstrap_over: resample,
+            mantel_device: used_device,
             stimuli: n,
             model_rdms: args.model_rdms.display().to_string(),
             brain_rdms: args.brain_rdms.display().to_string(),

@@ -52,6 +52,12 @@ pub(crate) static BATCH_NORM: KernelFamily = KernelFamily {
     bindings: &[Uniform, Read, Read, Read, Read, Read, ReadWrite],
 };
 
+pub(crate) static MANTEL: KernelFamily = KernelFamily {
+    name: "mantel",
+    source: include_str!("../../shaders/mantel.wgsl"),
+    bindings: &[Uniform, Read, Read, Read, ReadWrite],
+};
+
 /// Every kernel family, for shader validation and pipeline warm-up.
 pub static FAMILIES: &[&KernelFamily] = &[
     &ELEMENTWISE,
@@ -61,6 +67,7 @@ pub static FAMILIES: &[&KernelFamily] = &[
     &SOFTMAX,
     &LAYER_NORM,
     &BATCH_NORM,
+    &MANTEL,
 ];
 
 /// Most iterations one kernel loop may run in a dispatch. llvmpipe (lavapipe) silently stops

@@ -114,7 +114,7 @@ fn centre_normalise(v: &[f64], centre: bool) -> Vec<f64> {
 
 /// The vector each dot-product method correlates: centred and normalised values or ranks; for
 /// ρ_a ranks centred on (m + 1)/2 and scaled so the dot product is ρ_a.
-fn transform(v: &[f64], method: Method) -> Vec<f64> {
+pub(super) fn transform(v: &[f64], method: Method) -> Vec<f64> {
     let m = v.len() as f64;
     match method {
         Method::Pearson => centre_normalise(v, true),
@@ -131,7 +131,7 @@ fn transform(v: &[f64], method: Method) -> Vec<f64> {
     }
 }
 
-fn to_f32(v: &[f64]) -> Vec<f32> {
+pub(super) fn to_f32(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
 
@@ -191,7 +191,7 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
-fn square<T: Copy + Default>(v: &[T], n: usize) -> Vec<T> {
+pub(super) fn square<T: Copy + Default>(v: &[T], n: usize) -> Vec<T> {
     let mut sq = vec![T::default(); n * n];
     for i in 0..n {
         for j in i + 1..n {
@@ -203,7 +203,7 @@ fn square<T: Copy + Default>(v: &[T], n: usize) -> Vec<T> {
     sq
 }
 
-fn check(name: &str, v: &[f64], m: usize) -> Result<()> {
+pub(super) fn check(name: &str, v: &[f64], m: usize) -> Result<()> {
     if v.len() != m {
         return Err(Error::Invalid(format!(
             "{name} has {} entries, expected {m}",
@@ -313,8 +313,13 @@ pub fn mantel_with(
                         let Model::Kendall(plan) = model else {
                             unreachable!()
                         };
-                        let c =
-                            plan.counts(&scratch.ranks, *tied, &mut scratch.seq, &mut scratch.tree);
+                        let c = plan.counts(
+                            &scratch.ranks,
+                            *tied,
+                            &mut scratch.seq,
+                            &mut scratch.masks,
+                            &mut scratch.tree,
+                        );
                         out.push(if opts.method == Method::KendallTauA {
                             c.tau_a()
                         } else {
@@ -336,15 +341,7 @@ pub fn mantel_with(
     // Extremes are counted against the observed statistic computed the same way as the permuted
     // ones; the reported statistic is `compare`'s exact f64 value.
     let observed = stat(&identity, &mut scratch);
-    let extreme_of = |s: f64, obs: f64| -> bool {
-        // Relative slack so the identity permutation and float-equal statistics count as ties.
-        let eps = 1e-12 * obs.abs().max(1e-300);
-        match opts.alternative {
-            Alternative::Greater => s >= obs - eps,
-            Alternative::Less => s <= obs + eps,
-            Alternative::TwoSided => s.abs() >= obs.abs() - eps,
-        }
-    };
+    let extreme_of = |s: f64, obs: f64| is_extreme(opts.alternative, s, obs, 1e-12);
 
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |t| t.get())
@@ -386,6 +383,28 @@ pub fn mantel_with(
             })
     });
 
+    Ok(table(models, subjects, opts, &counts))
+}
+
+/// Whether a permuted statistic `s` is at least as extreme as `obs`, with a relative slack so
+/// float-equal statistics (the identity permutation among them) count as ties.
+pub(super) fn is_extreme(alternative: Alternative, s: f64, obs: f64, slack: f64) -> bool {
+    let eps = slack * obs.abs().max(1e-300);
+    match alternative {
+        Alternative::Greater => s >= obs - eps,
+        Alternative::Less => s <= obs + eps,
+        Alternative::TwoSided => s.abs() >= obs.abs() - eps,
+    }
+}
+
+/// The reported table: exact f64 statistics from [`super::compare`] (group rows: their mean over
+/// subjects) and p-values from `counts`, laid out subject-major then one group entry per model.
+pub(super) fn table(
+    models: &[Vec<f64>],
+    subjects: &[Vec<f64>],
+    opts: &MantelOptions,
+    counts: &[usize],
+) -> MantelTable {
     let (nm, ns) = (models.len(), subjects.len());
     let exact: Vec<f64> = {
         let per: Vec<f64> = (0..ns)
@@ -408,18 +427,19 @@ pub fn mantel_with(
             extreme: counts[idx],
         }
     };
-    Ok(MantelTable {
+    MantelTable {
         per_subject: (0..nm)
             .map(|mi| (0..ns).map(|si| result(si * nm + mi)).collect())
             .collect(),
         group: (0..nm).map(|mi| result(ns * nm + mi)).collect(),
-    })
+    }
 }
 
 struct Scratch {
     values: Vec<f32>,
     ranks: Vec<u32>,
     seq: Vec<u32>,
+    masks: Vec<u64>,
     tree: Vec<u32>,
 }
 
@@ -429,6 +449,7 @@ impl Scratch {
             values: Vec::with_capacity(m),
             ranks: Vec::with_capacity(m),
             seq: vec![0; m],
+            masks: Vec::new(),
             tree: Vec::with_capacity(m + 2),
         }
     }

@@ -11,6 +11,7 @@ pub mod compare;
 pub mod condensed;
 pub mod load;
 pub mod mantel;
+pub mod mantel_gpu;
 pub mod rdm;
 
 pub use compare::{compare, Method};
