@@ -239,7 +239,7 @@ pub fn rsa_benchmarks(ctx: &Context, size: BenchSize, threads: usize) -> Result<
     )?;
     time(
         &mut out,
-        format!("correlation RDM, N = {n} × {p} features (GPU)"),
+        format!("correlation RDM, N = {n} × {p} features (GPU path)"),
         &mut || {
             rdms_gpu(
                 ctx,
@@ -249,6 +249,11 @@ pub fn rsa_benchmarks(ctx: &Context, size: BenchSize, threads: usize) -> Result<
             )
             .map(drop)
         },
+    )?;
+    time(
+        &mut out,
+        format!("correlation RDM, N = {n} × {p} features (native CPU path)"),
+        &mut || crate::rsa::rdm::rdm_native(&x, n, p, Metric::Correlation, threads).map(drop),
     )?;
 
     let n = if full { 1000 } else { 60 };

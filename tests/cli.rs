@@ -417,7 +417,7 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
         BTreeMap::new(),
     )
     .unwrap();
-    w.write_rows(0, &[x.clone()]).unwrap();
+    w.write_rows(0, std::slice::from_ref(&x)).unwrap();
     w.finish().unwrap();
     let rdms = d.join("rdms.safetensors");
     let o = ventral(&[

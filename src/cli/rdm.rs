@@ -9,7 +9,7 @@ use super::{Failure, GpuArgs};
 use crate::arrays::{read_arrays, TensorWriter};
 use crate::error::Error;
 use crate::gpu::Context;
-use crate::rsa::rdm::{rdm_cpu, rdms_gpu, Metric, Patterns, Rdm};
+use crate::rsa::rdm::{rdm_cpu, rdm_native, rdms_gpu, Metric, Patterns, Rdm};
 use crate::weights::sha256_file;
 
 #[derive(Args, Debug)]
@@ -23,9 +23,10 @@ pub struct RdmArgs {
     /// Tensors to use (comma-separated; default all)
     #[arg(long)]
     pub layers: Option<String>,
-    /// Compute on the CPU in f64 instead of the GPU
-    #[arg(long)]
-    pub cpu: bool,
+    /// Where to compute: auto (native CPU threads on a CPU adapter such as lavapipe, the GPU
+    /// otherwise), gpu, native, or f64 (the exact CPU reference; slow)
+    #[arg(long, default_value = "auto")]
+    pub device: String,
     /// Output .safetensors: one condensed RDM [N(N−1)/2] per tensor (upper triangle, row-major)
     #[arg(long)]
     pub out: PathBuf,
@@ -69,25 +70,46 @@ pub fn run(args: &RdmArgs) -> Result<(), Failure> {
         let data: Vec<f32> = a.data.iter().map(|&v| v as f32).collect();
         layers.push((name.clone(), data, a.data.len() / n));
     }
+    let device = match args.device.as_str() {
+        "auto" => match Context::new(&args.gpu.options()?) {
+            Ok(ctx) if !ctx.is_cpu() => "gpu",
+            _ => "native",
+        },
+        d @ ("gpu" | "native" | "f64") => d,
+        other => {
+            return Err(Error::Invalid(format!(
+                "unknown --device '{other}'; use auto, gpu, native or f64"
+            ))
+            .into())
+        }
+    };
     let start = std::time::Instant::now();
-    let (rdms, device): (Vec<Rdm>, String) = if args.cpu {
-        let r = layers
+    let per_layer = |f: &dyn Fn(&[f32], usize) -> crate::Result<Rdm>| -> Result<Vec<Rdm>, Error> {
+        layers
             .iter()
-            .map(|(name, x, p)| {
-                rdm_cpu(x, n, *p, metric).map_err(|e| Error::Invalid(format!("{name}: {e}")))
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        (r, "cpu (f64)".into())
-    } else {
-        let ctx = Context::new(&args.gpu.options()?)?;
-        let patterns: Vec<Patterns<'_>> = layers
-            .iter()
-            .map(|(_, x, p)| Patterns { data: x, n, p: *p })
-            .collect();
-        (
-            rdms_gpu(&ctx, &patterns, metric, 64 << 20)?,
-            ctx.adapter().summary(),
-        )
+            .map(|(name, x, p)| f(x, *p).map_err(|e| Error::Invalid(format!("{name}: {e}"))))
+            .collect()
+    };
+    let (rdms, device): (Vec<Rdm>, String) = match device {
+        "f64" => (
+            per_layer(&|x, p| rdm_cpu(x, n, p, metric))?,
+            "cpu f64 reference".into(),
+        ),
+        "native" => (
+            per_layer(&|x, p| rdm_native(x, n, p, metric, 0))?,
+            "cpu native threads".into(),
+        ),
+        _ => {
+            let ctx = Context::new(&args.gpu.options()?)?;
+            let patterns: Vec<Patterns<'_>> = layers
+                .iter()
+                .map(|(_, x, p)| Patterns { data: x, n, p: *p })
+                .collect();
+            (
+                rdms_gpu(&ctx, &patterns, metric, 64 << 20)?,
+                format!("gpu: {}", ctx.adapter().summary()),
+            )
+        }
     };
     let secs = start.elapsed().as_secs_f64();
     let mut degenerate = BTreeMap::new();
