@@ -191,8 +191,8 @@ pub fn parse_npy(bytes: &[u8], origin: &Path) -> Result<Array> {
     })
 }
 
-/// Every named float array in a `.npy` (one, named by the file stem), `.npz` or `.safetensors`
-/// file, in file order.
+/// Every named float array in a `.npy` (one, named by the file stem), `.npz`, `.safetensors` or
+/// MATLAB `.mat` file (see [`crate::mat`] for its dimension order), in file order.
 pub fn read_arrays(path: &Path) -> Result<Vec<(String, Array)>> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -260,9 +260,10 @@ pub fn read_arrays(path: &Path) -> Result<Vec<(String, Array)>> {
                 })
                 .collect()
         }
+        "mat" => crate::mat::parse_mat(&bytes, path),
         _ => Err(Error::file(
             path,
-            "unsupported array file; use .npy, .npz or .safetensors",
+            "unsupported array file; use .npy, .npz, .safetensors or .mat",
         )),
     }
 }

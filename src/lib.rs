@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod gpu;
+pub mod mat;
 pub mod models;
 pub mod ops;
 pub mod output;

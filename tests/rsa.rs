@@ -17,6 +17,7 @@ struct Fixture {
     compare: Vec<serde_json::Value>,
     ceiling: CeilingFixture,
     mantel: MantelFixture,
+    mat: std::collections::BTreeMap<String, Vec<Vec<f64>>>,
 }
 
 #[derive(Deserialize)]
@@ -362,5 +363,40 @@ fn gpu_rdm_with_symmetric_blocks_matches_the_cpu_twin() {
             .map(|(g, c)| (g - c).abs() / (1.0 + c.abs()))
             .fold(0.0, f64::max);
         assert!(worst < 1e-6, "{metric}: {worst:e}");
+    }
+}
+
+#[test]
+fn matlab_files_are_read_in_matlab_dimension_order() {
+    // rdms.mat (scipy.io.savemat, compressed): `squares` of MATLAB size [6, 6, 3] and `vectors`
+    // of size [15, 2]: 3 + 2 subjects of N = 6.
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/rsa/rdms.mat"
+    ));
+    let rdms = ventral::rsa::load::read_rdms(path).unwrap();
+    let want = fixture().mat;
+    let names: Vec<&str> = rdms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "squares[0]",
+            "squares[1]",
+            "squares[2]",
+            "vectors[0]",
+            "vectors[1]"
+        ]
+    );
+    let expected: Vec<&Vec<f64>> = want["squares"].iter().chain(&want["vectors"]).collect();
+    for (r, w) in rdms.iter().zip(expected) {
+        assert_eq!(r.n, 6);
+        assert!(
+            r.condensed
+                .iter()
+                .zip(w)
+                .all(|(a, b)| (a - b).abs() < 1e-15),
+            "{}",
+            r.name
+        );
     }
 }
