@@ -71,7 +71,11 @@ fn element(b: &[u8], at: usize) -> Option<(u32, &[u8], usize)> {
     let n = u32::from_le_bytes(b.get(at + 4..at + 8)?.try_into().ok()?) as usize;
     let data = b.get(at + 8..at + 8 + n)?;
     // Elements are padded to 8 bytes, except compressed ones.
-    let padded = if word == MI_COMPRESSED { n } else { n.next_multiple_of(8) };
+    let padded = if word == MI_COMPRESSED {
+        n
+    } else {
+        n.next_multiple_of(8)
+    };
     Some((word, data, at + 8 + padded))
 }
 

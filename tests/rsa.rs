@@ -18,6 +18,17 @@ struct Fixture {
     ceiling: CeilingFixture,
     mantel: MantelFixture,
     mat: std::collections::BTreeMap<String, Vec<Vec<f64>>>,
+    cka: CkaFixture,
+}
+
+#[derive(Deserialize)]
+struct CkaFixture {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    n: usize,
+    p: usize,
+    q: usize,
+    want: f64,
 }
 
 #[derive(Deserialize)]
@@ -399,4 +410,11 @@ fn matlab_files_are_read_in_matlab_dimension_order() {
             r.name
         );
     }
+}
+
+#[test]
+fn linear_cka_matches_the_feature_space_formula() {
+    let c = fixture().cka;
+    let got = ventral::rsa::cka::linear_cka(&c.x, c.p, &c.y, c.q, c.n).unwrap();
+    assert!((got - c.want).abs() < 1e-12, "{got} vs {}", c.want);
 }

@@ -2,6 +2,7 @@
 //! stdout, logs and progress to stderr.
 
 mod bench;
+mod cka;
 mod compare;
 mod devices;
 mod extract;
@@ -50,6 +51,8 @@ pub enum Command {
     Rdm(rdm::RdmArgs),
     /// Model RDMs vs subject RDMs: scores, Mantel p-values, noise ceiling, bootstrap intervals.
     Compare(compare::CompareArgs),
+    /// Linear CKA between activation tensors (layer × layer matrix).
+    Cka(cka::CkaArgs),
 }
 
 /// Adapter selection shared by every GPU subcommand.
@@ -112,5 +115,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Weights(a) => weights::run(&a),
         Command::Rdm(a) => rdm::run(&a),
         Command::Compare(a) => compare::run(&a),
+        Command::Cka(a) => cka::run(&a),
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod bootstrap;
 pub mod ceiling;
+pub mod cka;
 pub mod compare;
 pub mod condensed;
 pub mod load;

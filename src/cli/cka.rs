@@ -1,0 +1,79 @@
+//! `ventral cka`: linear CKA between every pair of activation tensors (of one file, or of two
+//! files over the same stimuli), as a CSV matrix.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Failure;
+use crate::arrays::{read_arrays, Array};
+use crate::error::Error;
+use crate::output::AtomicFile;
+use crate::rsa::cka::linear_cka;
+
+#[derive(Args, Debug)]
+pub struct CkaArgs {
+    /// Activations [N, …] per tensor (.safetensors, .npz or .npy)
+    #[arg(long)]
+    pub activations: PathBuf,
+    /// Second activation file (default: the first against itself)
+    #[arg(long)]
+    pub other: Option<PathBuf>,
+    /// Output .csv: one row per tensor of --activations, one column per tensor of --other
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn flat(
+    arrays: Vec<(String, Array)>,
+    origin: &PathBuf,
+) -> Result<Vec<(String, usize, usize, Vec<f32>)>, Error> {
+    arrays
+        .into_iter()
+        .map(|(name, a)| {
+            let n = *a
+                .shape
+                .first()
+                .ok_or_else(|| Error::file(origin, format!("'{name}' is a scalar")))?;
+            let p = a.data.len() / n.max(1);
+            Ok((name, n, p, a.data.iter().map(|&v| v as f32).collect()))
+        })
+        .collect()
+}
+
+pub fn run(args: &CkaArgs) -> Result<(), Failure> {
+    if args.out.extension().and_then(|e| e.to_str()) != Some("csv") {
+        return Err(Error::Invalid(format!(
+            "--out {}: use a .csv file name",
+            args.out.display()
+        ))
+        .into());
+    }
+    let rows = flat(read_arrays(&args.activations)?, &args.activations)?;
+    let other = args.other.as_ref().unwrap_or(&args.activations);
+    let cols = flat(read_arrays(other)?, other)?;
+    let n = rows.first().map_or(0, |r| r.1);
+    if let Some(bad) = rows.iter().chain(&cols).find(|t| t.1 != n) {
+        return Err(Error::Invalid(format!(
+            "tensor '{}' has {} stimuli, the first has {n}",
+            bad.0, bad.1
+        ))
+        .into());
+    }
+    let mut csv = String::from("layer");
+    for c in &cols {
+        csv += &format!(",{}", c.0);
+    }
+    csv.push('\n');
+    for r in &rows {
+        csv += &r.0;
+        for c in &cols {
+            csv += &format!(",{}", linear_cka(&r.3, r.2, &c.3, c.2, n)?);
+        }
+        csv.push('\n');
+    }
+    let mut f = AtomicFile::create(&args.out)?;
+    f.write_all(csv.as_bytes())?;
+    f.commit()?;
+    super::print_out(&csv)
+}
