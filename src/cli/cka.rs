@@ -24,10 +24,15 @@ pub struct CkaArgs {
     pub out: PathBuf,
 }
 
-fn flat(
-    arrays: Vec<(String, Array)>,
-    origin: &PathBuf,
-) -> Result<Vec<(String, usize, usize, Vec<f32>)>, Error> {
+/// One tensor as patterns: name, stimuli, features, values.
+struct Patterns {
+    name: String,
+    n: usize,
+    p: usize,
+    data: Vec<f32>,
+}
+
+fn flat(arrays: Vec<(String, Array)>, origin: &PathBuf) -> Result<Vec<Patterns>, Error> {
     arrays
         .into_iter()
         .map(|(name, a)| {
@@ -36,7 +41,8 @@ fn flat(
                 .first()
                 .ok_or_else(|| Error::file(origin, format!("'{name}' is a scalar")))?;
             let p = a.data.len() / n.max(1);
-            Ok((name, n, p, a.data.iter().map(|&v| v as f32).collect()))
+            let data = a.data.iter().map(|&v| v as f32).collect();
+            Ok(Patterns { name, n, p, data })
         })
         .collect()
 }
@@ -52,23 +58,23 @@ pub fn run(args: &CkaArgs) -> Result<(), Failure> {
     let rows = flat(read_arrays(&args.activations)?, &args.activations)?;
     let other = args.other.as_ref().unwrap_or(&args.activations);
     let cols = flat(read_arrays(other)?, other)?;
-    let n = rows.first().map_or(0, |r| r.1);
-    if let Some(bad) = rows.iter().chain(&cols).find(|t| t.1 != n) {
+    let n = rows.first().map_or(0, |r| r.n);
+    if let Some(bad) = rows.iter().chain(&cols).find(|t| t.n != n) {
         return Err(Error::Invalid(format!(
             "tensor '{}' has {} stimuli, the first has {n}",
-            bad.0, bad.1
+            bad.name, bad.n
         ))
         .into());
     }
     let mut csv = String::from("layer");
     for c in &cols {
-        csv += &format!(",{}", c.0);
+        csv += &format!(",{}", c.name);
     }
     csv.push('\n');
     for r in &rows {
-        csv += &r.0;
+        csv += &r.name;
         for c in &cols {
-            csv += &format!(",{}", linear_cka(&r.3, r.2, &c.3, c.2, n)?);
+            csv += &format!(",{}", linear_cka(&r.data, r.p, &c.data, c.p, n)?);
         }
         csv.push('\n');
     }
