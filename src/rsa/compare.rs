@@ -176,7 +176,7 @@ pub fn dense_ranks(x: &[f64]) -> (Vec<u32>, usize) {
 }
 
 /// Σ t(t − 1)/2 over runs of equal values in a sorted slice.
-fn tied_pairs_sorted<T: PartialEq>(sorted: &[T]) -> u64 {
+pub(crate) fn tied_pairs_sorted<T: PartialEq>(sorted: &[T]) -> u64 {
     let mut total = 0u64;
     let mut s = 0;
     while s < sorted.len() {

@@ -14,7 +14,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use super::compare::{dense_ranks, rankdata, KendallPlan, Method};
+use super::compare::{dense_ranks, rankdata, tied_pairs_sorted, KendallPlan, Method};
 use super::condensed::{pair_count, pair_index};
 use crate::error::{Error, Result};
 
@@ -203,7 +203,24 @@ pub(super) fn square<T: Copy + Default>(v: &[T], n: usize) -> Vec<T> {
     sq
 }
 
-pub(super) fn check(name: &str, v: &[f64], m: usize) -> Result<()> {
+/// Checks the inputs of a Mantel test; returns the number of pairs.
+pub(super) fn validate(models: &[Vec<f64>], subjects: &[Vec<f64>], n: usize) -> Result<usize> {
+    if n < 3 {
+        return Err(Error::Invalid(format!(
+            "the Mantel test needs at least 3 stimuli, got {n}"
+        )));
+    }
+    let m = pair_count(n);
+    for (i, v) in models.iter().enumerate() {
+        check(&format!("model RDM {i}"), v, m)?;
+    }
+    for (i, v) in subjects.iter().enumerate() {
+        check(&format!("subject RDM {i}"), v, m)?;
+    }
+    Ok(m)
+}
+
+fn check(name: &str, v: &[f64], m: usize) -> Result<()> {
     if v.len() != m {
         return Err(Error::Invalid(format!(
             "{name} has {} entries, expected {m}",
@@ -249,18 +266,7 @@ pub fn mantel_with(
     opts: &MantelOptions,
     draw: &(dyn Fn(u64) -> Vec<u32> + Sync),
 ) -> Result<MantelTable> {
-    if n < 3 {
-        return Err(Error::Invalid(format!(
-            "the Mantel test needs at least 3 stimuli, got {n}"
-        )));
-    }
-    let m = pair_count(n);
-    for (i, v) in models.iter().enumerate() {
-        check(&format!("model RDM {i}"), v, m)?;
-    }
-    for (i, v) in subjects.iter().enumerate() {
-        check(&format!("subject RDM {i}"), v, m)?;
-    }
+    let m = validate(models, subjects, n)?;
     let kendall = matches!(opts.method, Method::KendallTauA | Method::KendallTauB);
     let prepared: Vec<Prepared> = subjects
         .iter()
@@ -269,7 +275,7 @@ pub fn mantel_with(
                 let (r, _) = dense_ranks(s);
                 let mut sorted = r.clone();
                 sorted.sort_unstable();
-                let tied = tied_pairs(&sorted);
+                let tied = tied_pairs_sorted(&sorted);
                 Prepared::Ranks {
                     square: square(&r, n),
                     tied,
@@ -453,20 +459,6 @@ impl Scratch {
             tree: Vec::with_capacity(m + 2),
         }
     }
-}
-
-fn tied_pairs(sorted: &[u32]) -> u64 {
-    let mut total = 0u64;
-    let mut s = 0;
-    while s < sorted.len() {
-        let mut e = s + 1;
-        while e < sorted.len() && sorted[e] == sorted[s] {
-            e += 1;
-        }
-        total += ((e - s) * (e - s - 1) / 2) as u64;
-        s = e;
-    }
-    total
 }
 
 #[cfg(test)]

@@ -6,9 +6,8 @@
 //! that rounding of the observed one. Kendall's τ stays on the CPU.
 
 use super::compare::Method;
-use super::condensed::pair_count;
 use super::mantel::{
-    check, is_extreme, permutation, square, table, to_f32, transform, MantelOptions, MantelTable,
+    is_extreme, permutation, square, table, to_f32, transform, validate, MantelOptions, MantelTable,
 };
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -65,18 +64,7 @@ pub fn mantel_gpu(
             "the GPU Mantel path computes dot-product methods; Kendall's τ runs on the CPU".into(),
         ));
     }
-    if n < 3 {
-        return Err(Error::Invalid(format!(
-            "the Mantel test needs at least 3 stimuli, got {n}"
-        )));
-    }
-    let m = pair_count(n);
-    for (i, v) in models.iter().enumerate() {
-        check(&format!("model RDM {i}"), v, m)?;
-    }
-    for (i, v) in subjects.iter().enumerate() {
-        check(&format!("subject RDM {i}"), v, m)?;
-    }
+    let m = validate(models, subjects, n)?;
     expect_u32("mantel", "stimuli", n)?;
     let (nm, ns) = (models.len(), subjects.len());
     let a: Vec<f32> = models
