@@ -447,6 +447,22 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
         cov / (va * vb).sqrt()
     };
     assert!((f64::from(got[0]) - (1.0 - pearson(&r(0), &r(1)))).abs() < 1e-6);
+    // The square form holds the same values.
+    let square = d.join("square.safetensors");
+    let o = ventral(&[
+        "rdm",
+        "--activations",
+        s(&acts),
+        "--square",
+        "--device",
+        "native",
+        "--out",
+        s(&square),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (shape, sq) = tensor(&std::fs::read(&square).unwrap(), "layer");
+    assert_eq!(shape, [6, 6]);
+    assert!((sq[1] - got[0]).abs() < 1e-6 && (sq[6] - got[0]).abs() < 1e-6 && sq[0] == 0.0);
 
     // Three subjects as a [3, 6, 6] .npy of square RDMs; the first is the model itself.
     let model: Vec<f64> = got.iter().map(|&v| f64::from(v)).collect();

@@ -9,6 +9,7 @@ use super::{Failure, GpuArgs};
 use crate::arrays::{read_arrays, TensorWriter};
 use crate::error::Error;
 use crate::gpu::Context;
+use crate::rsa::condensed_to_square;
 use crate::rsa::rdm::{rdm_cpu, rdm_native, rdms_gpu, Metric, Patterns, Rdm};
 use crate::weights::sha256_file;
 
@@ -30,6 +31,9 @@ pub struct RdmArgs {
     /// Output .safetensors: one condensed RDM [N(N−1)/2] per tensor (upper triangle, row-major)
     #[arg(long)]
     pub out: PathBuf,
+    /// Write square [N, N] matrices instead of condensed vectors
+    #[arg(long)]
+    pub square: bool,
     #[command(flatten)]
     pub gpu: GpuArgs,
 }
@@ -122,7 +126,7 @@ pub fn run(args: &RdmArgs) -> Result<(), Failure> {
             degenerate.insert(name.clone(), r.degenerate.clone());
         }
     }
-    let meta = BTreeMap::from([
+    let mut meta = BTreeMap::from([
         ("metric".to_string(), metric.to_string()),
         ("stimuli".into(), n.to_string()),
         (
@@ -134,10 +138,6 @@ pub fn run(args: &RdmArgs) -> Result<(), Failure> {
             ),
         ),
         (
-            "layout".into(),
-            "condensed upper triangle, row-major, i < j".into(),
-        ),
-        (
             "degenerate_stimuli".into(),
             serde_json::to_string(&degenerate)?,
         ),
@@ -145,12 +145,27 @@ pub fn run(args: &RdmArgs) -> Result<(), Failure> {
         ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
     ]);
     let names: Vec<String> = layers.iter().map(|(n, _, _)| n.clone()).collect();
-    let m = n * (n - 1) / 2;
-    let mut w = TensorWriter::create(&args.out, &names, &vec![vec![m]; names.len()], meta)?;
-    let data: Vec<Vec<f32>> = rdms
+    let (shape, layout) = if args.square {
+        (vec![n, n], "square N × N, zero diagonal")
+    } else {
+        (
+            vec![n * (n - 1) / 2],
+            "condensed upper triangle, row-major, i < j",
+        )
+    };
+    meta.insert("layout".into(), layout.into());
+    let mut w = TensorWriter::create(&args.out, &names, &vec![shape; names.len()], meta)?;
+    let data = rdms
         .iter()
-        .map(|r| r.condensed.iter().map(|&v| v as f32).collect())
-        .collect();
+        .map(|r| {
+            let v = if args.square {
+                condensed_to_square(&r.condensed)?
+            } else {
+                r.condensed.clone()
+            };
+            Ok(v.iter().map(|&x| x as f32).collect::<Vec<f32>>())
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     w.write_rows(0, &data)?;
     w.finish()?;
     eprintln!("{} RDMs ({metric}, N = {n}) in {secs:.2} s", names.len());
