@@ -196,7 +196,7 @@ pub struct TaskTiming {
 }
 
 /// The statistics tasks of BENCHMARKS.md on random data of the named sizes: correlation RDM
-/// (N × P on the GPU), Mantel tests at N = 1000 (Pearson, Spearman, τa), a 21-layer × 8-subject
+/// (N × P, GPU path and native path), Mantel tests at N = 1000 (Pearson, Spearman, τa), a 21-layer × 8-subject
 /// τa table at N = 92, and a ρa bootstrap at N = 500 with 8 subjects. `Smoke` shrinks every size.
 /// Each task runs once, after a warm-up of the GPU pipeline; wall-clock seconds.
 pub fn rsa_benchmarks(ctx: &Context, size: BenchSize, threads: usize) -> Result<Vec<TaskTiming>> {
