@@ -222,25 +222,30 @@ pub fn count_inversions(seq: &[u32], tree: &mut Vec<u32>) -> u64 {
 /// values (it stays in L1 at m = 500,000) and half as deep; `masks` and `tree` are scratch.
 pub fn count_inversions_distinct(seq: &[u32], masks: &mut Vec<u64>, tree: &mut Vec<u32>) -> u64 {
     let words = seq.len() / 64 + 1;
+    // Fixed trip counts instead of `while i > 0` walks: random data makes those loop exits
+    // unpredictable. Past the end, queries read tree[0] (always 0) and updates write a sentinel
+    // slot (words + 1) that no query reads.
+    let depth = (usize::BITS - words.leading_zeros()) as usize;
     masks.clear();
     masks.resize(words, 0);
     tree.clear();
-    tree.resize(words + 1, 0);
+    tree.resize(words + 2, 0);
+    let sentinel = words + 1;
     let mut inv = 0u64;
     for (t, &v) in seq.iter().enumerate() {
         let (w, bit) = ((v >> 6) as usize, v & 63);
         // Earlier values ≤ v: the bits 0..=bit of word w, plus every earlier value in words < w.
         let mut le = (masks[w] & (u64::MAX >> (63 - bit))).count_ones();
         let mut i = w;
-        while i > 0 {
+        for _ in 0..depth {
             le += tree[i];
-            i &= i - 1;
+            i &= i.wrapping_sub(1);
         }
         inv += t as u64 - u64::from(le);
         masks[w] |= 1u64 << bit;
         let mut i = w + 1;
-        while i <= words {
-            tree[i] += 1;
+        for _ in 0..depth {
+            tree[i.min(sentinel)] += 1;
             i += i & i.wrapping_neg();
         }
     }
