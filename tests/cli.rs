@@ -590,3 +590,20 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn selftest_json_reports_every_kernel_with_its_adapter() {
+    let o = ventral(&["selftest", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), ventral::selftest::cases().len());
+    assert!(
+        results
+            .iter()
+            .all(|r| r["pass"] == true && r["max_abs"].is_number()),
+        "{results:?}"
+    );
+    assert_eq!(report["adapters"][0]["name"], results[0]["adapter"]);
+    assert_eq!(report["seed"], 7);
+}

@@ -2,9 +2,9 @@
 
 use clap::Args;
 
-use super::{Failure, GpuArgs};
+use super::{print_out, Failure, GpuArgs};
 use crate::gpu::Context;
-use crate::selftest::run_all;
+use crate::selftest::{run_all, Comparison};
 
 #[derive(Args, Debug)]
 pub struct SelftestArgs {
@@ -16,6 +16,22 @@ pub struct SelftestArgs {
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Print JSON (adapters with their limits, every kernel × adapter result) instead of a table;
+    /// the file to attach when something is wrong on a GPU.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One kernel × adapter result, as printed and as `--json` writes it.
+#[derive(serde::Serialize)]
+struct Row {
+    kernel: String,
+    adapter: String,
+    backend: String,
+    #[serde(flatten)]
+    comparison: Option<Comparison>,
+    pass: bool,
+    error: Option<String>,
 }
 
 pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
@@ -29,51 +45,65 @@ pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
     if contexts.is_empty() {
         return Err(anyhow::anyhow!("no adapter matches backend '{}'", opts.backend).into());
     }
-    let mut failed = 0usize;
-    println!("seed {}", args.seed);
-    println!(
-        "{:<44} {:<46} {:>10} {:>10}  result",
-        "kernel", "adapter", "max abs", "max rel"
-    );
+    let mut rows = Vec::new();
     for (report, ctx) in &contexts {
-        let adapter = format!("{} ({})", report.name, report.backend);
-        let ctx = match ctx {
-            Ok(c) => c,
-            Err(e) => {
-                failed += 1;
-                println!(
-                    "{:<44} {:<46} {:>10} {:>10}  FAIL: {e}",
-                    "(open device)", adapter, "-", "-"
-                );
-                continue;
-            }
+        let row = |kernel: &str, comparison: Option<Comparison>, error: Option<String>| Row {
+            kernel: kernel.into(),
+            adapter: report.name.clone(),
+            backend: report.backend.to_string(),
+            pass: error.is_none() && comparison.as_ref().is_some_and(|c| c.pass),
+            comparison,
+            error,
         };
-        for (name, result) in run_all(ctx, args.seed) {
-            match result {
-                Ok(c) => {
-                    let verdict = if c.pass {
-                        "pass".to_string()
-                    } else {
-                        failed += 1;
-                        format!(
-                            "FAIL at [{}]: got {} want {}",
-                            c.worst.0, c.worst.1, c.worst.2
-                        )
-                    };
-                    println!(
-                        "{name:<44} {adapter:<46} {:>10.2e} {:>10.2e}  {verdict}",
-                        c.max_abs, c.max_rel
-                    );
-                }
-                Err(e) => {
-                    failed += 1;
-                    println!(
-                        "{name:<44} {adapter:<46} {:>10} {:>10}  FAIL: {e}",
-                        "-", "-"
-                    );
+        match ctx {
+            Ok(ctx) => {
+                for (name, result) in run_all(ctx, args.seed) {
+                    rows.push(match result {
+                        Ok(c) => row(name, Some(c), None),
+                        Err(e) => row(name, None, Some(e.to_string())),
+                    });
                 }
             }
+            Err(e) => rows.push(row("(open device)", None, Some(e.to_string()))),
         }
+    }
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    if args.json {
+        let report = serde_json::json!({
+            "ventral_version": env!("CARGO_PKG_VERSION"),
+            "seed": args.seed,
+            "adapters": contexts.iter().map(|(r, _)| r).collect::<Vec<_>>(),
+            "results": rows,
+        });
+        print_out(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+    } else {
+        let mut out = format!("seed {}\n", args.seed);
+        out += &format!(
+            "{:<44} {:<46} {:>10} {:>10}  result\n",
+            "kernel", "adapter", "max abs", "max rel"
+        );
+        for r in &rows {
+            let adapter = format!("{} ({})", r.adapter, r.backend);
+            let (abs, rel) = r
+                .comparison
+                .as_ref()
+                .map_or(("-".to_string(), "-".to_string()), |c| {
+                    (format!("{:.2e}", c.max_abs), format!("{:.2e}", c.max_rel))
+                });
+            let verdict = match (&r.error, &r.comparison) {
+                (Some(e), _) => format!("FAIL: {e}"),
+                (None, Some(c)) if !c.pass => format!(
+                    "FAIL at [{}]: got {} want {}",
+                    c.worst.0, c.worst.1, c.worst.2
+                ),
+                _ => "pass".into(),
+            };
+            out += &format!(
+                "{:<44} {adapter:<46} {abs:>10} {rel:>10}  {verdict}\n",
+                r.kernel
+            );
+        }
+        print_out(&out)?;
     }
     if failed > 0 {
         return Err(anyhow::anyhow!("{failed} self-test check(s) failed").into());
