@@ -31,9 +31,13 @@ pub struct KernelTiming {
     pub first_run_s: f64,
     pub samples: usize,
     pub median_s: f64,
+    /// Median absolute deviation of the samples from their median.
+    pub mad_s: f64,
     pub min_s: f64,
     pub max_s: f64,
     pub median_gflops: f64,
+    /// Every timed sample, in the order they ran.
+    pub sample_s: Vec<f64>,
 }
 
 fn time_op(
@@ -62,22 +66,33 @@ fn time_samples(
         op()?;
         times.push(t.elapsed().as_secs_f64());
     }
+    let sample_s = times.clone();
     times.sort_by(f64::total_cmp);
-    let median_s = if samples % 2 == 1 {
-        times[samples / 2]
-    } else {
-        0.5 * (times[samples / 2 - 1] + times[samples / 2])
-    };
+    let median_s = median(&times);
+    let mut deviations: Vec<f64> = times.iter().map(|t| (t - median_s).abs()).collect();
+    deviations.sort_by(f64::total_cmp);
     Ok(KernelTiming {
         name,
         flops,
         first_run_s,
         samples,
         median_s,
+        mad_s: median(&deviations),
         min_s: times[0],
         max_s: times[samples - 1],
         median_gflops: flops / median_s / 1e9,
+        sample_s,
     })
+}
+
+/// Median of a sorted, non-empty slice.
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+    }
 }
 
 /// Matmul (both variants) at n³ and one convolution layer (AlexNet conv2: 64→192, 27×27, k5 p2),

@@ -607,3 +607,54 @@ fn selftest_json_reports_every_kernel_with_its_adapter() {
     assert_eq!(report["adapters"][0]["name"], results[0]["adapter"]);
     assert_eq!(report["seed"], 7);
 }
+
+#[test]
+fn bench_json_records_samples_and_compare_reads_it_back() {
+    let d = dir("bench");
+    let o = ventral(&[
+        "bench",
+        "kernels",
+        "--size",
+        "smoke",
+        "--samples",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first = &report["results"][0];
+    assert_eq!(first["sample_s"].as_array().unwrap().len(), 3);
+    assert!(first["mad_s"].as_f64().unwrap() >= 0.0 && first["median_s"].as_f64().unwrap() > 0.0);
+    let earlier = d.join("earlier.json");
+    std::fs::write(&earlier, &o.stdout).unwrap();
+    let o = ventral(&[
+        "bench",
+        "kernels",
+        "--size",
+        "smoke",
+        "--samples",
+        "1",
+        "--compare",
+        s(&earlier),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("matmul 128³ register-tiled:") && e.contains("s before, ×"),
+        "{e}"
+    );
+    std::fs::write(&earlier, b"{}").unwrap();
+    let o = ventral(&[
+        "bench",
+        "kernels",
+        "--size",
+        "smoke",
+        "--samples",
+        "1",
+        "--compare",
+        s(&earlier),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no \"results\" list"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -59,6 +59,9 @@ pub struct ModelArgs {
     /// Print JSON to stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// An earlier `--json` output of the same command: print each result's median against it.
+    #[arg(long)]
+    pub compare: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +77,9 @@ pub struct KernelArgs {
     /// Print JSON to stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// An earlier `--json` output of the same command: print each result's median against it.
+    #[arg(long)]
+    pub compare: Option<std::path::PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -95,6 +101,13 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let ctx = Context::new(&k.gpu.options()?)?;
     eprintln!("adapter: {}", ctx.adapter().summary());
     let results = kernel_benchmarks(&ctx, k.size, k.samples)?;
+    if let Some(path) = &k.compare {
+        let now: Vec<(String, f64)> = results
+            .iter()
+            .map(|r| (r.name.clone(), r.median_s))
+            .collect();
+        eprint!("{}", against(path, &now)?);
+    }
     if k.json {
         let report = Report {
             ventral_version: env!("CARGO_PKG_VERSION"),
@@ -105,13 +118,13 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
         return Ok(());
     }
     println!(
-        "{:<44} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "kernel", "first (s)", "median (s)", "min (s)", "max (s)", "GFLOP/s"
+        "{:<44} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "kernel", "first (s)", "median (s)", "MAD (s)", "min (s)", "max (s)", "GFLOP/s"
     );
     for r in &results {
         println!(
-            "{:<44} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>9.2}",
-            r.name, r.first_run_s, r.median_s, r.min_s, r.max_s, r.median_gflops
+            "{:<44} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>9.2}",
+            r.name, r.first_run_s, r.median_s, r.mad_s, r.min_s, r.max_s, r.median_gflops
         );
     }
     Ok(())
@@ -137,6 +150,13 @@ fn run_models(m: &ModelArgs) -> Result<(), Failure> {
         }
         results.push(r);
         ctx.trim_pool();
+    }
+    if let Some(path) = &m.compare {
+        let now: Vec<(String, f64)> = results
+            .iter()
+            .map(|r| (r.timing.name.clone(), r.timing.median_s))
+            .collect();
+        eprint!("{}", against(path, &now)?);
     }
     if m.json {
         let report = serde_json::json!({
@@ -167,4 +187,34 @@ fn run_rsa(r: &RsaArgs) -> Result<(), Failure> {
         println!("{:<84} {:>9.2} s  {}", t.name, t.seconds, t.note);
     }
     Ok(())
+}
+
+/// Lines comparing `now` (name, median seconds) with the results of an earlier `--json` report:
+/// the ratio now / before, so slower runs read above 1.
+fn against(path: &std::path::Path, now: &[(String, f64)]) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| crate::Error::file(path, format!("cannot read: {e}")))?;
+    let before: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| crate::Error::file(path, format!("not a bench JSON report: {e}")))?;
+    let results = before["results"].as_array().ok_or_else(|| {
+        crate::Error::file(
+            path,
+            "no \"results\" list; use a `ventral bench … --json` output",
+        )
+    })?;
+    let mut out = format!("against {}:\n", path.display());
+    for (name, median) in now {
+        let old = results
+            .iter()
+            .find(|r| r["name"] == name.as_str())
+            .and_then(|r| r["median_s"].as_f64());
+        out += &match old {
+            Some(b) => format!(
+                "  {name}: {median:.4} s now, {b:.4} s before, ×{:.2}\n",
+                median / b
+            ),
+            None => format!("  {name}: {median:.4} s now, not in the earlier report\n"),
+        };
+    }
+    Ok(out)
 }
