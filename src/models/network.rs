@@ -2,8 +2,6 @@
 //! reduced on the GPU and read back once.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 
 use super::graph::{Graph, NodeId, Op};
 use crate::error::{Error, Result};
@@ -28,29 +26,7 @@ pub enum Reduce {
     Max,
 }
 
-impl FromStr for Reduce {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "none" => Ok(Reduce::None),
-            "mean" => Ok(Reduce::Mean),
-            "max" => Ok(Reduce::Max),
-            _ => Err(Error::Invalid(format!(
-                "unknown reduction '{s}'; use none, mean or max"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Reduce {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Reduce::None => "none",
-            Reduce::Mean => "mean",
-            Reduce::Max => "max",
-        })
-    }
-}
+named_enum!(Reduce, "reduction", { None => "none", Mean => "mean", Max => "max" });
 
 /// Which capture points to return, in the model's order, and how to reduce them.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,9 +6,6 @@
 //! drops them as NaN). A subject bootstrap sample draws subjects with replacement. A model's score
 //! in a sample is the mean over the sampled subjects of its comparison with each.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -25,29 +22,7 @@ pub enum Resample {
     Both,
 }
 
-impl FromStr for Resample {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "stimuli" => Ok(Resample::Stimuli),
-            "subjects" => Ok(Resample::Subjects),
-            "both" => Ok(Resample::Both),
-            _ => Err(Error::Invalid(format!(
-                "unknown bootstrap '{s}'; use stimuli, subjects or both"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Resample {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Resample::Stimuli => "stimuli",
-            Resample::Subjects => "subjects",
-            Resample::Both => "both",
-        })
-    }
-}
+named_enum!(Resample, "bootstrap", { Stimuli => "stimuli", Subjects => "subjects", Both => "both" });
 
 /// Options of a bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq)]

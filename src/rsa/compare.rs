@@ -1,10 +1,5 @@
 //! Comparisons between two condensed RDMs (SCIENCE.md §2), in f64. Kendall's τ uses Knight's
-//! O(m log m) algorithm (sort by a then b, count inversions of b by merge sort).
-
-use std::fmt;
-use std::str::FromStr;
-
-use crate::error::{Error, Result};
+//! O(m log m) algorithm (sort by a, then b within ties; discordant pairs from a Fenwick tree).
 
 /// How two RDM vectors are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -24,6 +19,15 @@ pub enum Method {
     Cosine,
 }
 
+named_enum!(Method, "comparison method", {
+    Pearson => "pearson" | "corr",
+    Spearman => "spearman",
+    KendallTauA => "kendall-tau-a" | "tau-a",
+    KendallTauB => "kendall-tau-b" | "tau-b" | "kendall",
+    RhoA => "rho-a",
+    Cosine => "cosine",
+});
+
 impl Method {
     pub const ALL: [Method; 6] = [
         Method::Pearson,
@@ -40,38 +44,6 @@ impl Method {
             self,
             Method::Spearman | Method::KendallTauA | Method::KendallTauB | Method::RhoA
         )
-    }
-}
-
-impl FromStr for Method {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "pearson" | "corr" => Method::Pearson,
-            "spearman" => Method::Spearman,
-            "kendall-tau-a" | "tau-a" => Method::KendallTauA,
-            "kendall-tau-b" | "tau-b" | "kendall" => Method::KendallTauB,
-            "rho-a" => Method::RhoA,
-            "cosine" => Method::Cosine,
-            _ => {
-                return Err(Error::Invalid(format!(
-                    "unknown comparison method '{s}'; use pearson, spearman, kendall-tau-a, kendall-tau-b, rho-a or cosine"
-                )))
-            }
-        })
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Method::Pearson => "pearson",
-            Method::Spearman => "spearman",
-            Method::KendallTauA => "kendall-tau-a",
-            Method::KendallTauB => "kendall-tau-b",
-            Method::RhoA => "rho-a",
-            Method::Cosine => "cosine",
-        })
     }
 }
 

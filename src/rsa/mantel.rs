@@ -7,9 +7,6 @@
 //! are permutation-invariant); Kendall's τ reuses the model's sort order (Knight's algorithm), so a
 //! permutation costs one merge sort.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rand::seq::SliceRandom;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -30,29 +27,7 @@ pub enum Alternative {
     TwoSided,
 }
 
-impl FromStr for Alternative {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "greater" => Ok(Alternative::Greater),
-            "less" => Ok(Alternative::Less),
-            "two-sided" => Ok(Alternative::TwoSided),
-            _ => Err(Error::Invalid(format!(
-                "unknown alternative '{s}'; use greater, less or two-sided"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Alternative {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Alternative::Greater => "greater",
-            Alternative::Less => "less",
-            Alternative::TwoSided => "two-sided",
-        })
-    }
-}
+named_enum!(Alternative, "alternative", { Greater => "greater", Less => "less", TwoSided => "two-sided" });
 
 /// Options of a Mantel test.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -24,19 +24,7 @@ pub enum MantelDevice {
     Gpu,
 }
 
-impl std::str::FromStr for MantelDevice {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "auto" => Ok(MantelDevice::Auto),
-            "cpu" => Ok(MantelDevice::Cpu),
-            "gpu" => Ok(MantelDevice::Gpu),
-            _ => Err(Error::Invalid(format!(
-                "unknown Mantel device '{s}'; use auto, cpu or gpu"
-            ))),
-        }
-    }
-}
+named_enum!(MantelDevice, "Mantel device", { Auto => "auto", Cpu => "cpu", Gpu => "gpu" });
 
 /// Whether `device` sends a test with `method` to the GPU on `ctx`.
 pub fn uses_gpu(device: MantelDevice, method: Method, ctx: Option<&Context>) -> bool {

@@ -3,9 +3,6 @@
 //! accumulates the chunks' Grams in f64, so a layer with millions of features never sits whole in
 //! one binding or in GPU memory, and matches an f64 reference closely.
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::ops::matmul::{matmul, Matmul};
@@ -28,35 +25,13 @@ pub enum Metric {
     RsatoolboxEuclidean,
 }
 
-impl FromStr for Metric {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "correlation" => Metric::Correlation,
-            "cosine" => Metric::Cosine,
-            "euclidean" => Metric::Euclidean,
-            "sqeuclidean" => Metric::SqEuclidean,
-            "rsatoolbox-euclidean" => Metric::RsatoolboxEuclidean,
-            _ => {
-                return Err(Error::Invalid(format!(
-                    "unknown RDM metric '{s}'; use correlation, cosine, euclidean, sqeuclidean or rsatoolbox-euclidean"
-                )))
-            }
-        })
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Metric::Correlation => "correlation",
-            Metric::Cosine => "cosine",
-            Metric::Euclidean => "euclidean",
-            Metric::SqEuclidean => "sqeuclidean",
-            Metric::RsatoolboxEuclidean => "rsatoolbox-euclidean",
-        })
-    }
-}
+named_enum!(Metric, "RDM metric", {
+    Correlation => "correlation",
+    Cosine => "cosine",
+    Euclidean => "euclidean",
+    SqEuclidean => "sqeuclidean",
+    RsatoolboxEuclidean => "rsatoolbox-euclidean",
+});
 
 /// Per-row preparation shared by both paths: rows are shifted (by their own mean for
 /// correlation, by the column mean for the Euclidean family, which leaves distances unchanged
