@@ -166,6 +166,47 @@ fn decode(dtype: NpyType, bytes: &[u8]) -> Vec<f64> {
     }
 }
 
+/// Values of a safetensors tensor (f32, f16, bf16 or f64 stored), each read as f64 and passed
+/// through `convert` (no intermediate copy); the one decoder for activation files and weights.
+pub(crate) fn safetensors_values<T>(
+    dtype: safetensors::Dtype,
+    bytes: &[u8],
+    convert: fn(f64) -> T,
+) -> std::result::Result<Vec<T>, String> {
+    use safetensors::Dtype;
+    let half = |c: &[u8], bf: bool| -> f64 {
+        let b = [c[0], c[1]];
+        f64::from(if bf {
+            half::bf16::from_le_bytes(b).to_f32()
+        } else {
+            half::f16::from_le_bytes(b).to_f32()
+        })
+    };
+    Ok(match dtype {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| convert(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| convert(half(c, false)))
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| convert(half(c, true)))
+            .collect(),
+        Dtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| convert(f64::from_le_bytes(c.try_into().expect("8 bytes"))))
+            .collect(),
+        other => {
+            return Err(format!(
+                "dtype {other:?} is not supported (use f32, f16, bf16 or f64)"
+            ))
+        }
+    })
+}
+
 /// A whole array in memory, values widened to f64.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Array {
@@ -239,22 +280,13 @@ pub fn read_arrays(path: &Path) -> Result<Vec<(String, Array)>> {
                     let t = st
                         .tensor(&name)
                         .map_err(|e| Error::file(path, format!("tensor '{name}': {e}")))?;
-                    let dtype = match t.dtype() {
-                        safetensors::Dtype::F32 => NpyType::F32,
-                        safetensors::Dtype::F16 => NpyType::F16,
-                        safetensors::Dtype::F64 => NpyType::F64,
-                        other => {
-                            return Err(Error::file(
-                                path,
-                                format!("tensor '{name}' has dtype {other:?}; use f16, f32 or f64"),
-                            ))
-                        }
-                    };
+                    let data = safetensors_values(t.dtype(), t.data(), |v| v)
+                        .map_err(|m| Error::file(path, format!("tensor '{name}': {m}")))?;
                     Ok((
                         name,
                         Array {
                             shape: t.shape().to_vec(),
-                            data: decode(dtype, t.data()),
+                            data,
                         },
                     ))
                 })
@@ -266,19 +298,6 @@ pub fn read_arrays(path: &Path) -> Result<Vec<(String, Array)>> {
             "unsupported array file; use .npy, .npz, .safetensors or .mat",
         )),
     }
-}
-
-/// Metadata of a safetensors file (empty when it has none).
-pub fn safetensors_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
-    Ok(meta
-        .metadata()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect())
 }
 
 /// The header of a version-1 `.npy` file of little-endian f32 with `shape`.

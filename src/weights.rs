@@ -12,10 +12,10 @@ use std::path::Path;
 use rand::RngCore;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use safetensors::{Dtype, SafeTensors};
+use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 
-use crate::arrays::TensorWriter;
+use crate::arrays::{safetensors_values, TensorWriter};
 use crate::error::{Error, Result};
 
 /// How `--random-init` fills one tensor.
@@ -53,15 +53,6 @@ impl Init {
             bound: (6.0 / (fan_in + fan_out) as f64).sqrt(),
         }
     }
-
-    fn describe(&self) -> String {
-        match self {
-            Init::Normal { std } => format!("N(0, {std:.6})"),
-            Init::Uniform { bound } => format!("U(±{bound:.6})"),
-            Init::Constant(v) => format!("constant {v}"),
-            Init::Fixed(_) => "fixed".into(),
-        }
-    }
 }
 
 /// One tensor a model owns: its `state_dict` name, shape and random-init rule.
@@ -79,11 +70,6 @@ impl TensorSpec {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// The init rule in words, for `ventral layers` and the docs.
-    pub fn init_description(&self) -> String {
-        self.init.describe()
     }
 }
 
@@ -219,7 +205,7 @@ impl Weights {
             .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
-            let data = to_f32(view.dtype(), view.data())
+            let data = safetensors_values(view.dtype(), view.data(), |v| v as f32)
                 .map_err(|m| Error::file(path, format!("tensor '{name}': {m}")))?;
             let shape = view.shape().to_vec();
             tensors.insert(name, HostTensor { shape, data });
@@ -267,29 +253,6 @@ fn list(items: &[String]) -> String {
         s += &format!(" and {} more", items.len() - SHOW);
     }
     s
-}
-
-fn to_f32(dtype: Dtype, bytes: &[u8]) -> std::result::Result<Vec<f32>, String> {
-    let chunks = |w: usize| bytes.chunks_exact(w);
-    Ok(match dtype {
-        Dtype::F32 => chunks(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        Dtype::F16 => chunks(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => chunks(2)
-            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        Dtype::F64 => chunks(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-            .collect(),
-        other => {
-            return Err(format!(
-                "dtype {other:?} is not supported (use f32, f16, bf16 or f64)"
-            ))
-        }
-    })
 }
 
 /// 64-bit FNV-1a of a string: the per-tensor stream id.
@@ -343,6 +306,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use safetensors::Dtype;
 
     fn specs() -> Vec<TensorSpec> {
         vec![

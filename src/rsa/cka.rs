@@ -2,21 +2,11 @@
 //! stimuli: CKA(X, Y) = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) with column-centred X `[n, p]` and Y
 //! `[n, q]`, computed through the n × n Gram matrices (⟨K, L⟩_F = ‖YᵀX‖²_F) in f64.
 
-use crate::error::{Error, Result};
+use super::rdm::check_patterns;
+use crate::error::Result;
 
 fn centred_gram(x: &[f32], n: usize, p: usize) -> Result<Vec<f64>> {
-    if n < 2 || p == 0 || x.len() != n * p {
-        return Err(Error::Invalid(format!(
-            "CKA input must be [N ≥ 2, P ≥ 1]; got {} values for N = {n}, P = {p}",
-            x.len()
-        )));
-    }
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Invalid(format!(
-            "pattern of stimulus {} holds a non-finite value",
-            i / p
-        )));
-    }
+    check_patterns("CKA", x, n, p)?;
     let mut mean = vec![0f64; p];
     for row in x.chunks_exact(p) {
         for (m, &v) in mean.iter_mut().zip(row) {

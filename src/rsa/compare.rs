@@ -37,14 +37,6 @@ impl Method {
         Method::RhoA,
         Method::Cosine,
     ];
-
-    /// Rank-based methods pool subject RDMs by their ranks (noise ceiling).
-    pub fn is_rank_based(self) -> bool {
-        matches!(
-            self,
-            Method::Spearman | Method::KendallTauA | Method::KendallTauB | Method::RhoA
-        )
-    }
 }
 
 /// Compares `a` and `b` (same length). Positions that are NaN in either are left out; fewer than

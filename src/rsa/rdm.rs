@@ -124,10 +124,11 @@ impl Prepared {
     }
 }
 
-fn check(x: &[f32], n: usize, p: usize) -> Result<()> {
+/// Fails unless `x` is `[n ≥ 2, p ≥ 1]` finite patterns; `what` names the consumer in errors.
+pub(super) fn check_patterns(what: &str, x: &[f32], n: usize, p: usize) -> Result<()> {
     if n < 2 || p == 0 || x.len() != n * p {
         return Err(Error::Invalid(format!(
-            "RDM input must be [N ≥ 2, P ≥ 1] patterns; got {} values for N = {n}, P = {p}",
+            "{what} input must be [N ≥ 2, P ≥ 1] patterns; got {} values for N = {n}, P = {p}",
             x.len()
         )));
     }
@@ -145,7 +146,7 @@ fn check(x: &[f32], n: usize, p: usize) -> Result<()> {
 /// Condensed RDM of `x: [n, p]` (row-major) in f64: the CPU twin of [`rdms_gpu`]. Constant
 /// patterns (correlation) and zero patterns (cosine) give NaN for each of their pairs.
 pub fn rdm_cpu(x: &[f32], n: usize, p: usize, metric: Metric) -> Result<Rdm> {
-    check(x, n, p)?;
+    check_patterns("RDM", x, n, p)?;
     let prep = prepare(x, n, p, metric);
     let mut gram = vec![0.0; n * n];
     let rows: Vec<Vec<f64>> = (0..n)
@@ -172,7 +173,7 @@ const NATIVE_CHUNK: usize = 256;
 /// upper triangle only) over blocks of 256 features whose sums are added in f64. On a CPU adapter
 /// such as lavapipe this is several times faster than the GPU path; `threads` 0 uses every core.
 pub fn rdm_native(x: &[f32], n: usize, p: usize, metric: Metric, threads: usize) -> Result<Rdm> {
-    check(x, n, p)?;
+    check_patterns("RDM", x, n, p)?;
     let prep = prepare(x, n, p, metric);
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |t| t.get())
@@ -276,7 +277,7 @@ pub fn rdms_gpu(
     chunk_bytes: usize,
 ) -> Result<Vec<Rdm>> {
     for l in layers {
-        check(l.data, l.n, l.p)?;
+        check_patterns("RDM", l.data, l.n, l.p)?;
     }
     let preps: Vec<Prepared> = layers
         .iter()
