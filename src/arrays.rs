@@ -429,18 +429,22 @@ impl TensorWriter {
     /// Writes rows `row0..row0 + rows` of every tensor; `batch[i]` holds them for `names[i]`.
     pub fn write_rows<T: AsRef<[f32]>>(&mut self, row0: usize, batch: &[T]) -> Result<()> {
         for (i, data) in batch.iter().enumerate() {
-            let data = data.as_ref();
-            let row: usize = self.shapes[i][1..].iter().product();
-            if data.len() % row.max(1) != 0 || row0 + data.len() / row.max(1) > self.shapes[i][0] {
-                return Err(Error::Invalid(format!(
-                    "activation rows for '{}' do not fit shape {:?}",
-                    self.names[i], self.shapes[i]
-                )));
-            }
-            let at = self.data_start + self.offsets[i] + (row0 * row * 4) as u64;
-            self.file.write_at(at, bytemuck::cast_slice(data))?;
+            self.write_tensor_rows(i, row0, data.as_ref())?;
         }
         Ok(())
+    }
+
+    /// Writes rows `row0..` of tensor `names[index]`.
+    pub fn write_tensor_rows(&mut self, index: usize, row0: usize, data: &[f32]) -> Result<()> {
+        let row: usize = self.shapes[index][1..].iter().product();
+        if data.len() % row.max(1) != 0 || row0 + data.len() / row.max(1) > self.shapes[index][0] {
+            return Err(Error::Invalid(format!(
+                "activation rows for '{}' do not fit shape {:?}",
+                self.names[index], self.shapes[index]
+            )));
+        }
+        let at = self.data_start + self.offsets[index] + (row0 * row * 4) as u64;
+        self.file.write_at(at, bytemuck::cast_slice(data))
     }
 
     /// Completes the file and moves it into place.

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use ventral::stimuli::{resize_bilinear, Rgb8, Torchvision};
+use ventral::stimuli::{resize, Filter, Preprocess, PreprocessConfig, Rgb8};
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -12,6 +12,7 @@ struct Fixture {
 
 #[derive(Deserialize)]
 struct Resize {
+    filter: String,
     #[serde(rename = "in")]
     input: [usize; 2],
     out: [usize; 2],
@@ -20,6 +21,7 @@ struct Resize {
 
 #[derive(Deserialize)]
 struct Transform {
+    preset: String,
     #[serde(rename = "in")]
     input: [usize; 2],
     sha256: String,
@@ -54,31 +56,47 @@ fn fixture() -> Fixture {
 }
 
 #[test]
-fn bilinear_resize_is_bit_exact_to_pillow() {
-    for r in fixture().resize {
-        let got = resize_bilinear(&image(r.input[0], r.input[1]), r.out[0], r.out[1]);
+fn bilinear_and_bicubic_resizes_are_bit_exact_to_pillow() {
+    let f = fixture();
+    assert_eq!(f.resize.iter().filter(|r| r.filter == "bicubic").count(), 5);
+    for r in f.resize {
+        let filter: Filter = r.filter.parse().unwrap();
+        let got = resize(&image(r.input[0], r.input[1]), r.out[0], r.out[1], filter);
         assert_eq!((got.width, got.height), (r.out[0], r.out[1]));
         let diff = got.data.iter().zip(&r.rgb).filter(|(a, b)| a != b).count();
         assert_eq!(
             diff, 0,
-            "{:?} -> {:?}: {diff} values differ from Pillow",
-            r.input, r.out
+            "{} {:?} -> {:?}: {diff} values differ from Pillow",
+            r.filter, r.input, r.out
         );
     }
 }
 
 #[test]
-fn torchvision_transform_is_bit_exact() {
-    for t in fixture().transform {
-        let out = Torchvision::default()
-            .apply(&image(t.input[0], t.input[1]))
-            .unwrap();
+fn every_preset_is_bit_exact_to_torchvision_and_timm() {
+    let f = fixture();
+    let presets: std::collections::BTreeSet<&str> =
+        f.transform.iter().map(|t| t.preset.as_str()).collect();
+    assert_eq!(
+        presets.into_iter().collect::<Vec<_>>(),
+        ["pad-square", "square", "timm", "torchvision"]
+    );
+    for t in &f.transform {
+        let pre: Preprocess = PreprocessConfig {
+            preset: Some(t.preset.clone()),
+            ..PreprocessConfig::default()
+        }
+        .build()
+        .unwrap()
+        .unwrap();
+        let out = pre.apply(&image(t.input[0], t.input[1])).unwrap();
         assert_eq!(out.len(), 3 * 224 * 224);
-        assert_eq!(&out[..8], t.first.as_slice(), "{:?}", t.input);
+        assert_eq!(&out[..8], t.first.as_slice(), "{} {:?}", t.preset, t.input);
         let sum: f64 = out.iter().map(|&v| f64::from(v)).sum();
         assert!(
             (sum - t.sum).abs() < 1e-6 * t.sum.abs().max(1.0),
-            "{:?}: {sum} vs {}",
+            "{} {:?}: {sum} vs {}",
+            t.preset,
             t.input,
             t.sum
         );
@@ -89,8 +107,8 @@ fn torchvision_transform_is_bit_exact() {
             .collect();
         assert_eq!(
             sha, t.sha256,
-            "{:?}: not bit-identical to torchvision",
-            t.input
+            "{} {:?}: not bit-identical to the reference",
+            t.preset, t.input
         );
     }
 }

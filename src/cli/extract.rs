@@ -2,19 +2,18 @@
 //! into one `.safetensors` or `.npz` file.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 
 use super::model_args::{weights_metadata, ModelArgs};
 use super::{Failure, GpuArgs};
-use crate::arrays::{ActivationFormat, NpyReader, TensorWriter};
+use crate::arrays::{ActivationFormat, TensorWriter};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::models::{Capture, Network, Reduce};
-use crate::stimuli::{list_images, load_rgb, Torchvision};
-use crate::weights::sha256_file;
+use crate::stimuli::{Preprocess, PreprocessConfig, StimulusSet};
 
 #[derive(Args, Debug)]
 pub struct ExtractArgs {
@@ -26,10 +25,13 @@ pub struct ExtractArgs {
     /// Folder of images (sorted by file name), preprocessed as torchvision does
     #[arg(long)]
     pub images: Option<PathBuf>,
-    /// Shorter-side resize for --images
+    /// Preprocessing of --images: torchvision, square, pad-square or timm
+    #[arg(long, default_value = "torchvision")]
+    pub preprocess: String,
+    /// Shorter-side resize for --preprocess torchvision
     #[arg(long, default_value_t = 256)]
     pub resize: usize,
-    /// Centre crop for --images
+    /// Model input size: the centre crop (torchvision, timm) or the square side
     #[arg(long, default_value_t = 224)]
     pub crop: usize,
     /// Capture points: all, or a comma-separated list (see `ventral layers`)
@@ -51,94 +53,25 @@ pub struct ExtractArgs {
     pub gpu: GpuArgs,
 }
 
-/// Where the input batches come from.
-enum Stimuli {
-    Array(NpyReader),
-    Images(Vec<PathBuf>, Torchvision),
-}
-
-impl Stimuli {
-    fn open(args: &ExtractArgs, in_channels: usize) -> Result<(Stimuli, [usize; 3], String)> {
-        if let Some(path) = &args.input {
-            let r = NpyReader::open(path)?;
-            let s = r.shape().to_vec();
-            if s.len() != 4 || s[1] != in_channels || s.contains(&0) {
-                return Err(Error::file(
-                    path,
-                    format!("expected a float32 array [N, {in_channels}, H, W], got shape {s:?}"),
-                ));
-            }
-            let desc = format!("{} sha256:{}", path.display(), sha256_file(path)?);
-            return Ok((Stimuli::Array(r), [s[0], s[2], s[3]], desc));
-        }
-        let dir = args
-            .images
-            .as_deref()
-            .expect("clap requires --input or --images");
-        let files = list_images(dir)?;
-        let t = Torchvision {
-            resize: args.resize,
-            crop: args.crop,
-            ..Torchvision::default()
-        };
-        if t.crop > t.resize || t.crop == 0 {
-            return Err(Error::Invalid(format!(
-                "--crop {} must be between 1 and --resize {}",
-                t.crop, t.resize
-            )));
-        }
-        let desc = format!(
-            "{} ({} images, torchvision resize {} crop {})",
-            dir.display(),
-            files.len(),
-            t.resize,
-            t.crop
-        );
-        let n = files.len();
-        let c = t.crop;
-        Ok((Stimuli::Images(files, t), [n, c, c], desc))
+/// The stimulus set and the preprocessing of `--images`, or the `--input` tensor.
+fn open_stimuli(args: &ExtractArgs, in_channels: usize) -> Result<(StimulusSet, Preprocess)> {
+    if let Some(path) = &args.input {
+        let set = StimulusSet::tensor(path, in_channels)?;
+        return Ok((set, Preprocess::default()));
     }
-
-    fn batch(&mut self, lo: usize, hi: usize) -> Result<Vec<f32>> {
-        match self {
-            Stimuli::Array(r) => {
-                let x = r.read_rows(lo, hi)?;
-                if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-                    let per: usize = r.shape()[1..].iter().product();
-                    return Err(Error::file(
-                        r.path(),
-                        format!(
-                            "non-finite value ({}) in image {} at flat index {}",
-                            x[i],
-                            lo + i / per,
-                            lo * per + i
-                        ),
-                    ));
-                }
-                Ok(x)
-            }
-            Stimuli::Images(files, t) => {
-                let mut out = Vec::new();
-                for f in &files[lo..hi] {
-                    let img = load_rgb(f)?;
-                    out.extend(t.apply(&img).map_err(|e| Error::file(f, e))?);
-                }
-                Ok(out)
-            }
-        }
+    let dir = args
+        .images
+        .as_deref()
+        .expect("clap requires --input or --images");
+    let pre = PreprocessConfig {
+        preset: Some(args.preprocess.clone()),
+        size: Some(args.crop),
+        resize: (args.preprocess == "torchvision").then_some(args.resize),
+        ..PreprocessConfig::default()
     }
-
-    fn names(&self) -> Option<Vec<String>> {
-        match self {
-            Stimuli::Array(_) => None,
-            Stimuli::Images(files, _) => Some(files.iter().map(|f| file_name(f)).collect()),
-        }
-    }
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    .build()?
+    .ok_or_else(|| Error::Invalid("--preprocess none needs --input, not --images".into()))?;
+    Ok((StimulusSet::folder(dir)?, pre))
 }
 
 pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
@@ -149,7 +82,19 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
     let reduce: Reduce = args.reduce.parse()?;
     let (graph, weights) = args.model.load()?;
     let capture = Capture::parse(&graph, &args.layers, reduce)?;
-    let (mut stimuli, [n, h, w], input_desc) = Stimuli::open(args, graph.in_channels)?;
+    let (mut stimuli, pre) = open_stimuli(args, graph.in_channels)?;
+    let n = stimuli.len();
+    let (h, w) = stimuli
+        .tensor_size()
+        .unwrap_or((pre.output_size(), pre.output_size()));
+    let input_desc = match stimuli.tensor_size() {
+        Some(_) => stimuli.source.clone(),
+        None => format!(
+            "{} ({n} images, {})",
+            stimuli.source,
+            serde_json::to_string(&pre)?
+        ),
+    };
     let per_image = capture.shapes(&graph, h, w)?;
     if let Some(path) = &args.save_weights {
         weights.save(path, &weights_metadata(&graph, &weights))?;
@@ -167,8 +112,8 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
         ("adapter".into(), ctx.adapter().summary()),
         ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
     ]);
-    if let Some(names) = stimuli.names() {
-        meta.insert("stimuli".into(), serde_json::to_string(&names)?);
+    if stimuli.tensor_size().is_none() {
+        meta.insert("stimuli".into(), serde_json::to_string(&stimuli.names)?);
     }
     let shapes: Vec<Vec<usize>> = per_image
         .iter()
@@ -181,7 +126,7 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
     let batches = n.div_ceil(args.batch);
     for (b, lo) in (0..n).step_by(args.batch).enumerate() {
         let hi = (lo + args.batch).min(n);
-        let x = stimuli.batch(lo, hi)?;
+        let x = stimuli.batch(lo, hi, &pre)?;
         let acts = net.extract(&x, &[hi - lo, net.graph().in_channels, h, w], &capture)?;
         writer.write_rows(lo, &acts)?;
         log::info!("batch {}/{batches}: images {lo}..{hi}", b + 1);

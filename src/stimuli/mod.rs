@@ -1,12 +1,19 @@
-//! Stimuli: image folders decoded to RGB and preprocessed exactly as the reference pipelines do.
+//! Stimuli: image folders, CSV manifests, preprocessed tensors and procedural sets, decoded to RGB
+//! and preprocessed exactly as the reference pipelines do.
 
 pub mod preprocess;
+pub mod procedural;
 
 use std::path::{Path, PathBuf};
 
-pub use preprocess::{resize_bilinear, Rgb8, Torchvision};
+pub use preprocess::{
+    resize, resize_bilinear, Filter, Normalize, Preprocess, PreprocessConfig, Rgb8,
+};
+pub use procedural::{generate, ProceduralSet};
 
+use crate::arrays::NpyReader;
 use crate::error::{Error, Result};
+use crate::weights::{sha256_bytes, sha256_file};
 
 /// File extensions read from an image folder.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
@@ -50,6 +57,266 @@ pub fn load_rgb(path: &Path) -> Result<Rgb8> {
     })
 }
 
+/// Where a stimulus set's images are.
+enum Images {
+    Files(Vec<PathBuf>),
+    Generated(Vec<Rgb8>),
+    /// Already preprocessed: float32 `[N, C, H, W]`.
+    Tensor(NpyReader),
+}
+
+/// An ordered stimulus set with names and label columns.
+pub struct StimulusSet {
+    /// Where it came from, for provenance.
+    pub source: String,
+    /// One name per stimulus (file name, or the procedural name).
+    pub names: Vec<String>,
+    /// Label column names (a manifest's other columns; `category`, `variant`, `magnitude` for
+    /// procedural sets).
+    pub label_columns: Vec<String>,
+    /// `[stimulus][column]`.
+    pub labels: Vec<Vec<String>>,
+    images: Images,
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+impl StimulusSet {
+    /// Every image in a folder, sorted by file name.
+    pub fn folder(dir: &Path) -> Result<StimulusSet> {
+        let files = list_images(dir)?;
+        Ok(StimulusSet {
+            source: format!("folder {}", dir.display()),
+            names: files.iter().map(|f| file_name(f)).collect(),
+            label_columns: Vec::new(),
+            labels: vec![Vec::new(); files.len()],
+            images: Images::Files(files),
+        })
+    }
+
+    /// A CSV manifest: a `file` column (paths relative to the CSV's folder) in stimulus order;
+    /// every other column is a label.
+    pub fn manifest(csv: &Path) -> Result<StimulusSet> {
+        let text = std::fs::read_to_string(csv)
+            .map_err(|e| Error::file(csv, format!("cannot read: {e}")))?;
+        let rows = parse_csv(&text).map_err(|e| Error::file(csv, e))?;
+        let Some((header, rows)) = rows.split_first() else {
+            return Err(Error::file(csv, "empty manifest"));
+        };
+        let Some(col) = header.iter().position(|h| h.trim() == "file") else {
+            return Err(Error::file(
+                csv,
+                format!("no 'file' column in the header {header:?}"),
+            ));
+        };
+        if rows.is_empty() {
+            return Err(Error::file(csv, "the manifest lists no stimuli"));
+        }
+        let base = csv.parent().unwrap_or(Path::new("."));
+        let mut files = Vec::with_capacity(rows.len());
+        let mut labels = Vec::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            if r.len() != header.len() {
+                return Err(Error::file(
+                    csv,
+                    format!(
+                        "line {}: {} fields, the header has {}",
+                        i + 2,
+                        r.len(),
+                        header.len()
+                    ),
+                ));
+            }
+            let f = base.join(r[col].trim());
+            if !f.is_file() {
+                return Err(Error::file(
+                    csv,
+                    format!("line {}: image '{}' does not exist", i + 2, f.display()),
+                ));
+            }
+            files.push(f);
+            labels.push(
+                r.iter()
+                    .enumerate()
+                    .filter(|&(c, _)| c != col)
+                    .map(|(_, v)| v.clone())
+                    .collect(),
+            );
+        }
+        Ok(StimulusSet {
+            source: format!("manifest {}", csv.display()),
+            names: rows.iter().map(|r| r[col].trim().to_string()).collect(),
+            label_columns: header
+                .iter()
+                .enumerate()
+                .filter(|&(c, _)| c != col)
+                .map(|(_, h)| h.trim().to_string())
+                .collect(),
+            labels,
+            images: Images::Files(files),
+        })
+    }
+
+    /// A procedural set drawn at `size` pixels.
+    pub fn procedural(set: ProceduralSet, size: usize, seed: u64) -> Result<StimulusSet> {
+        let g = generate(set, size, seed)?;
+        Ok(StimulusSet {
+            source: format!("procedural {set} ({size} px, seed {seed})"),
+            names: g.iter().map(|s| s.name.clone()).collect(),
+            label_columns: vec!["category".into(), "variant".into(), "magnitude".into()],
+            labels: g
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.category.clone(),
+                        s.variant.clone(),
+                        s.magnitude.to_string(),
+                    ]
+                })
+                .collect(),
+            images: Images::Generated(g.into_iter().map(|s| s.image).collect()),
+        })
+    }
+
+    /// A preprocessed float32 `[N, C, H, W]` array (.npy), used as it is.
+    pub fn tensor(path: &Path, channels: usize) -> Result<StimulusSet> {
+        let r = NpyReader::open(path)?;
+        let s = r.shape().to_vec();
+        if s.len() != 4 || s[1] != channels || s.contains(&0) {
+            return Err(Error::file(
+                path,
+                format!("expected a float32 array [N, {channels}, H, W], got shape {s:?}"),
+            ));
+        }
+        Ok(StimulusSet {
+            source: format!("tensor {} sha256:{}", path.display(), sha256_file(path)?),
+            names: (0..s[0]).map(|i| format!("{i:05}")).collect(),
+            label_columns: Vec::new(),
+            labels: vec![Vec::new(); s[0]],
+            images: Images::Tensor(r),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// `(H, W)` of a tensor set; `None` for images (their size comes from the preprocessing).
+    pub fn tensor_size(&self) -> Option<(usize, usize)> {
+        match &self.images {
+            Images::Tensor(r) => Some((r.shape()[2], r.shape()[3])),
+            _ => None,
+        }
+    }
+
+    /// The decoded RGB image of stimulus `i` (`None` for a tensor set).
+    pub fn image(&self, i: usize) -> Result<Option<Rgb8>> {
+        match &self.images {
+            Images::Files(f) => load_rgb(&f[i]).map(Some),
+            Images::Generated(g) => Ok(Some(g[i].clone())),
+            Images::Tensor(_) => Ok(None),
+        }
+    }
+
+    /// SHA-256 of each stimulus: the file's bytes, or the generated RGB pixels; for a tensor
+    /// set, the rows are covered by the file's hash in `source`.
+    pub fn hashes(&self) -> Result<Vec<String>> {
+        match &self.images {
+            Images::Files(f) => f.iter().map(|p| sha256_file(p)).collect(),
+            Images::Generated(g) => Ok(g.iter().map(|i| sha256_bytes(&i.data)).collect()),
+            Images::Tensor(_) => Ok(vec![String::new(); self.len()]),
+        }
+    }
+
+    /// Stimuli `lo..hi` as model input `[hi − lo, 3, S, S]`; `pre` is ignored for a tensor set,
+    /// whose values are checked for NaN and infinity.
+    pub fn batch(&mut self, lo: usize, hi: usize, pre: &Preprocess) -> Result<Vec<f32>> {
+        match &mut self.images {
+            Images::Tensor(r) => {
+                let x = r.read_rows(lo, hi)?;
+                if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+                    let per: usize = r.shape()[1..].iter().product();
+                    return Err(Error::file(
+                        r.path(),
+                        format!(
+                            "non-finite value ({}) in image {} at flat index {}",
+                            x[i],
+                            lo + i / per,
+                            lo * per + i
+                        ),
+                    ));
+                }
+                Ok(x)
+            }
+            Images::Files(files) => {
+                let mut out = Vec::new();
+                for f in &files[lo..hi] {
+                    let img = load_rgb(f)?;
+                    out.extend(pre.apply(&img).map_err(|e| Error::file(f, e))?);
+                }
+                Ok(out)
+            }
+            Images::Generated(g) => {
+                let mut out = Vec::new();
+                for img in &g[lo..hi] {
+                    out.extend(pre.apply(img)?);
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// RFC 4180 CSV: comma-separated, double-quoted fields may hold commas, newlines and `""`.
+pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
+    let mut line = 1;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => {
+                line += usize::from(c == '\n');
+                field.push(c);
+            }
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                line += 1;
+                row.push(std::mem::take(&mut field));
+                if !(row.len() == 1 && row[0].is_empty()) {
+                    rows.push(std::mem::take(&mut row));
+                }
+                row.clear();
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(format!("unterminated quoted field (line {line})"));
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +353,47 @@ mod tests {
         assert_eq!(&b.data[3..6], &[80, 0, 7]);
         let e = load_rgb(&files[2]).unwrap_err().to_string();
         assert!(e.contains("c.jpg") && e.contains("cannot decode"), "{e}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn csv_quotes_and_manifests() {
+        let rows = parse_csv("file,label\r\na.png,\"x, \"\"y\"\"\"\n\nb.png,z").unwrap();
+        assert_eq!(
+            rows,
+            [
+                vec!["file", "label"],
+                vec!["a.png", "x, \"y\""],
+                vec!["b.png", "z"]
+            ]
+        );
+        assert!(parse_csv("a,\"b").is_err());
+
+        let d = std::env::temp_dir().join(format!("ventral-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("img")).unwrap();
+        for n in ["p.png", "q.png"] {
+            image::RgbImage::from_pixel(4, 3, image::Rgb([1, 2, 3]))
+                .save(d.join("img").join(n))
+                .unwrap();
+        }
+        let csv = d.join("stimuli.csv");
+        std::fs::write(&csv, "category,file\nface,img/q.png\nbody,img/p.png\n").unwrap();
+        let mut set = StimulusSet::manifest(&csv).unwrap();
+        assert_eq!(
+            set.names,
+            ["img/q.png", "img/p.png"],
+            "manifest order, not sorted"
+        );
+        assert_eq!(set.label_columns, ["category"]);
+        assert_eq!(set.labels, [vec!["face"], vec!["body"]]);
+        let x = set.batch(0, 2, &Preprocess::square(2)).unwrap();
+        assert_eq!(x.len(), 2 * 3 * 4);
+        std::fs::write(&csv, "file\nimg/missing.png\n").unwrap();
+        let e = StimulusSet::manifest(&csv).err().unwrap().to_string();
+        assert!(e.contains("missing.png") && e.contains("line 2"), "{e}");
+        std::fs::write(&csv, "name\nimg/p.png\n").unwrap();
+        let e = StimulusSet::manifest(&csv).err().unwrap().to_string();
+        assert!(e.contains("no 'file' column"), "{e}");
         std::fs::remove_dir_all(&d).ok();
     }
 }
