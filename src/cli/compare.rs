@@ -2,7 +2,6 @@
 //! and bootstrap intervals; one results table (.csv or .json).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
@@ -11,14 +10,12 @@ use super::Failure;
 use crate::error::Error;
 use crate::gpu::Context;
 use crate::output::AtomicFile;
-use crate::rsa::bootstrap::{
-    bootstrap, difference, interval, BootstrapOptions, Difference, Interval, Resample,
-};
-use crate::rsa::ceiling::{noise_ceiling, NoiseCeiling};
+use crate::rsa::bootstrap::Resample;
 use crate::rsa::load::read_rdms;
-use crate::rsa::mantel::{mantel, Alternative, MantelOptions, MantelTable};
-use crate::rsa::mantel_gpu::{mantel_gpu, uses_gpu, MantelDevice};
-use crate::rsa::{compare, Method};
+use crate::rsa::mantel::Alternative;
+use crate::rsa::mantel_gpu::MantelDevice;
+use crate::rsa::summary::{summarize, Summary, SummaryOptions};
+use crate::rsa::Method;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
@@ -80,53 +77,25 @@ struct Settings {
 }
 
 #[derive(Serialize)]
-struct SubjectScore {
-    subject: String,
-    score: f64,
-    p_value: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct ModelRow {
-    model: String,
-    per_subject: Vec<SubjectScore>,
-    mean: f64,
-    sem: f64,
-    p_value: Option<f64>,
-    ci: Option<Interval>,
-}
-
-#[derive(Serialize)]
-struct DifferenceRow {
-    model: String,
-    other: String,
-    mean_difference: f64,
-    bootstrap: Difference,
-}
-
-#[derive(Serialize)]
 struct Results {
     settings: Settings,
-    subjects: Vec<String>,
-    noise_ceiling: Option<NoiseCeiling>,
-    models: Vec<ModelRow>,
-    differences: Vec<DifferenceRow>,
-    seconds: Seconds,
-}
-
-#[derive(Serialize, Default)]
-struct Seconds {
-    compare: f64,
-    mantel: f64,
-    noise_ceiling: f64,
-    bootstrap: f64,
+    #[serde(flatten)]
+    summary: Summary,
 }
 
 pub fn run(args: &CompareArgs) -> Result<(), Failure> {
-    let method: Method = args.method.parse()?;
-    let alternative: Alternative = args.alternative.parse()?;
-    let resample: Resample = args.bootstrap_over.parse()?;
-    let device: MantelDevice = args.mantel_device.parse()?;
+    let opts = SummaryOptions {
+        method: args.method.parse()?,
+        permutations: args.permutations,
+        seed: args.seed,
+        alternative: args.alternative.parse()?,
+        noise_ceiling: args.noise_ceiling,
+        bootstrap: args.bootstrap,
+        bootstrap_over: args.bootstrap_over.parse()?,
+        differences: true,
+        threads: args.threads,
+        mantel_device: args.mantel_device.parse()?,
+    };
     let csv = match args.out.extension().and_then(|e| e.to_str()) {
         Some("csv") => true,
         Some("json") => false,
@@ -150,133 +119,30 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         ))
         .into());
     }
-    let mv: Vec<Vec<f64>> = models.iter().map(|r| r.condensed.clone()).collect();
-    let sv: Vec<Vec<f64>> = subjects.iter().map(|r| r.condensed.clone()).collect();
-    let mut secs = Seconds::default();
-
-    let t = Instant::now();
-    let scores: Vec<Vec<f64>> = mv
-        .iter()
-        .map(|m| sv.iter().map(|s| compare(m, s, method)).collect())
-        .collect();
-    secs.compare = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let mut used_device = String::from("none");
-    let table: Option<MantelTable> = if args.permutations > 0 {
-        let opts = MantelOptions {
-            method,
-            permutations: args.permutations,
-            seed: args.seed,
-            alternative,
-            threads: args.threads,
-        };
-        // A GPU context only when the GPU path may be used.
-        let ctx = match device {
-            MantelDevice::Cpu => None,
-            _ if matches!(method, Method::KendallTauA | Method::KendallTauB) => None,
-            MantelDevice::Gpu => Some(Context::new(&args.gpu.options()?)?),
-            MantelDevice::Auto => Context::new(&args.gpu.options()?).ok(),
-        };
-        if uses_gpu(device, method, ctx.as_ref()) {
-            let ctx = ctx.as_ref().expect("uses_gpu needs a context");
-            used_device = format!("gpu: {}", ctx.adapter().summary());
-            Some(mantel_gpu(ctx, &mv, &sv, n, &opts)?)
-        } else {
-            used_device = "cpu".into();
-            Some(mantel(&mv, &sv, n, &opts)?)
-        }
-    } else {
-        None
+    // A GPU context only when the GPU path may be used.
+    let ctx = match opts.mantel_device {
+        _ if opts.permutations == 0 => None,
+        MantelDevice::Cpu => None,
+        _ if matches!(opts.method, Method::KendallTauA | Method::KendallTauB) => None,
+        MantelDevice::Gpu => Some(Context::new(&args.gpu.options()?)?),
+        MantelDevice::Auto => Context::new(&args.gpu.options()?).ok(),
     };
-    secs.mantel = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let ceiling = if args.noise_ceiling {
-        Some(noise_ceiling(&sv, method)?)
-    } else {
-        None
-    };
-    secs.noise_ceiling = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let boot = if args.bootstrap > 0 {
-        let opts = BootstrapOptions {
-            method,
-            resample,
-            samples: args.bootstrap,
-            seed: args.seed,
-            threads: args.threads,
-        };
-        Some(bootstrap(&mv, &sv, n, &opts)?)
-    } else {
-        None
-    };
-    secs.bootstrap = t.elapsed().as_secs_f64();
-
-    let column = |b: &Vec<Vec<f64>>, i: usize| -> Vec<f64> { b.iter().map(|s| s[i]).collect() };
-    let rows: Vec<ModelRow> = models
-        .iter()
-        .enumerate()
-        .map(|(mi, m)| {
-            let sc = &scores[mi];
-            let mean = sc.iter().sum::<f64>() / sc.len() as f64;
-            let sem = if sc.len() > 1 {
-                (sc.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (sc.len() - 1) as f64).sqrt()
-                    / (sc.len() as f64).sqrt()
-            } else {
-                f64::NAN
-            };
-            ModelRow {
-                model: m.name.clone(),
-                per_subject: subjects
-                    .iter()
-                    .enumerate()
-                    .map(|(si, s)| SubjectScore {
-                        subject: s.name.clone(),
-                        score: sc[si],
-                        p_value: table.as_ref().map(|t| t.per_subject[mi][si].p_value),
-                    })
-                    .collect(),
-                mean,
-                sem,
-                p_value: table.as_ref().map(|t| t.group[mi].p_value),
-                ci: boot.as_ref().map(|b| interval(&column(b, mi))),
-            }
-        })
-        .collect();
-    let mut differences = Vec::new();
-    if let Some(b) = &boot {
-        for a in 0..rows.len() {
-            for c in a + 1..rows.len() {
-                differences.push(DifferenceRow {
-                    model: rows[a].model.clone(),
-                    other: rows[c].model.clone(),
-                    mean_difference: rows[a].mean - rows[c].mean,
-                    bootstrap: difference(&column(b, a), &column(b, c)),
-                });
-            }
-        }
-    }
+    let summary = summarize(&models, &subjects, &opts, ctx.as_ref(), &|_, _| {})?;
     let results = Results {
         settings: Settings {
-            method,
+            method: opts.method,
             permutations: args.permutations,
             seed: args.seed,
-            alternative,
+            alternative: opts.alternative,
             bootstrap: args.bootstrap,
-            bootstrap_over: resample,
-            mantel_device: used_device,
+            bootstrap_over: opts.bootstrap_over,
+            mantel_device: summary.mantel_device.clone(),
             stimuli: n,
             model_rdms: args.model_rdms.display().to_string(),
             brain_rdms: args.brain_rdms.display().to_string(),
             ventral_version: env!("CARGO_PKG_VERSION"),
         },
-        subjects: subjects.iter().map(|s| s.name.clone()).collect(),
-        noise_ceiling: ceiling,
-        models: rows,
-        differences,
-        seconds: secs,
+        summary,
     };
     let text = if csv {
         to_csv(&results)
@@ -286,7 +152,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     let mut f = AtomicFile::create(&args.out)?;
     f.write_all(text.as_bytes())?;
     f.commit()?;
-    super::print_out(&summary(&results))
+    super::print_out(&summary_table(&results))
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -296,7 +162,7 @@ fn opt(v: Option<f64>) -> String {
 /// One row per (model, subject), then per model a group row, then per model pair a difference row.
 fn to_csv(r: &Results) -> String {
     let s = &r.settings;
-    let nc = r.noise_ceiling;
+    let nc = r.summary.noise_ceiling;
     let mut out = String::from(
         "kind,model,other,subject,method,score,sem,p_value,ci_low,ci_high,noise_ceiling_lower,noise_ceiling_upper,permutations,bootstrap,seed\n",
     );
@@ -308,7 +174,7 @@ fn to_csv(r: &Results) -> String {
             x.to_string()
         }
     };
-    for m in &r.models {
+    for m in &r.summary.models {
         for ps in &m.per_subject {
             out += &format!(
                 "subject,{},,{},{},{},,{},,,,,{tail}\n",
@@ -320,7 +186,7 @@ fn to_csv(r: &Results) -> String {
             );
         }
     }
-    for m in &r.models {
+    for m in &r.summary.models {
         out += &format!(
             "group,{},,,{},{},{},{},{},{},{},{},{tail}\n",
             quote(&m.model),
@@ -334,7 +200,7 @@ fn to_csv(r: &Results) -> String {
             opt(nc.map(|c| c.upper)),
         );
     }
-    for d in &r.differences {
+    for d in &r.summary.differences {
         out += &format!(
             "difference,{},{},,{},{},{},{},{},{},,,{tail}\n",
             quote(&d.model),
@@ -350,8 +216,9 @@ fn to_csv(r: &Results) -> String {
     out
 }
 
-fn summary(r: &Results) -> String {
+fn summary_table(r: &Results) -> String {
     let w = r
+        .summary
         .models
         .iter()
         .map(|m| m.model.len())
@@ -360,8 +227,8 @@ fn summary(r: &Results) -> String {
         .max(5);
     let mut out = format!(
         "{} RDMs vs {} subjects, {} (N = {}):\n{:w$}  {:>8}  {:>8}  {:>8}  {:>19}\n",
-        r.models.len(),
-        r.subjects.len(),
+        r.summary.models.len(),
+        r.summary.subjects.len(),
         r.settings.method,
         r.settings.stimuli,
         "model",
@@ -370,7 +237,7 @@ fn summary(r: &Results) -> String {
         "p",
         "95% CI"
     );
-    for m in &r.models {
+    for m in &r.summary.models {
         let ci =
             m.ci.map_or(String::new(), |c| format!("[{:.4}, {:.4}]", c.low, c.high));
         out += &format!(
@@ -382,7 +249,7 @@ fn summary(r: &Results) -> String {
             ci
         );
     }
-    if let Some(c) = r.noise_ceiling {
+    if let Some(c) = r.summary.noise_ceiling {
         out += &format!(
             "noise ceiling: lower {:.4}, upper {:.4}\n",
             c.lower, c.upper

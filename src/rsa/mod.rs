@@ -14,6 +14,7 @@ pub mod load;
 pub mod mantel;
 pub mod mantel_gpu;
 pub mod rdm;
+pub mod summary;
 
 pub use compare::{compare, Method};
 pub use condensed::{

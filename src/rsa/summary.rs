@@ -1,0 +1,318 @@
+//! Model RDMs against subject RDMs with every statistic at once: per-subject scores, Mantel
+//! p-values (per subject and for the subject mean), the noise ceiling, bootstrap intervals and
+//! pairwise model differences. Shared by `ventral compare` and `ventral run`.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::bootstrap::{
+    bootstrap, difference, interval, BootstrapOptions, Difference, Interval, Resample,
+};
+use super::ceiling::{noise_ceiling, NoiseCeiling};
+use super::load::NamedRdm;
+use super::mantel::{mantel, Alternative, MantelOptions};
+use super::mantel_gpu::{mantel_gpu, uses_gpu, MantelDevice};
+use super::{compare, Method};
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+
+/// What to compute.
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryOptions {
+    pub method: Method,
+    /// Mantel permutations (0: none).
+    pub permutations: usize,
+    /// Seed of the permutations and the bootstrap.
+    pub seed: u64,
+    pub alternative: Alternative,
+    pub noise_ceiling: bool,
+    /// Bootstrap samples (0: none).
+    pub bootstrap: usize,
+    pub bootstrap_over: Resample,
+    /// Also compare every pair of models on the bootstrap samples.
+    pub differences: bool,
+    /// Worker threads (0: all cores).
+    pub threads: usize,
+    pub mantel_device: MantelDevice,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubjectScore {
+    pub subject: String,
+    pub score: f64,
+    pub p_value: Option<f64>,
+}
+
+/// One model RDM's scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRow {
+    pub model: String,
+    pub per_subject: Vec<SubjectScore>,
+    /// Mean over subjects.
+    pub mean: f64,
+    /// Standard error of that mean (NaN for one subject).
+    pub sem: f64,
+    /// Mantel p-value of the mean (same permutation for every subject).
+    pub p_value: Option<f64>,
+    /// Bootstrap percentile interval of the mean.
+    pub ci: Option<Interval>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DifferenceRow {
+    pub model: String,
+    pub other: String,
+    pub mean_difference: f64,
+    pub bootstrap: Difference,
+}
+
+/// Wall time of each stage, seconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Seconds {
+    pub compare: f64,
+    pub mantel: f64,
+    pub noise_ceiling: f64,
+    pub bootstrap: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub method: Method,
+    pub stimuli: usize,
+    pub subjects: Vec<String>,
+    pub noise_ceiling: Option<NoiseCeiling>,
+    pub models: Vec<ModelRow>,
+    pub differences: Vec<DifferenceRow>,
+    /// Where the permutations ran ("none", "cpu" or "gpu: <adapter>").
+    pub mantel_device: String,
+    pub seconds: Seconds,
+}
+
+/// Mean and standard error of the mean (NaN for fewer than two values).
+pub fn mean_sem(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sem = if v.len() > 1 {
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt()
+    } else {
+        f64::NAN
+    };
+    (mean, sem)
+}
+
+/// Every statistic of `models` against `subjects` (all RDMs over the same N stimuli). `ctx` is
+/// used for the GPU Mantel path when [`uses_gpu`] allows it; `progress(done, total)` is called
+/// after each model's permutations.
+pub fn summarize(
+    models: &[NamedRdm],
+    subjects: &[NamedRdm],
+    opts: &SummaryOptions,
+    ctx: Option<&Context>,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Summary> {
+    let (Some(first), Some(_)) = (subjects.first(), models.first()) else {
+        return Err(Error::Invalid(
+            "a comparison needs at least one model RDM and one subject RDM".into(),
+        ));
+    };
+    let n = first.n;
+    if let Some(r) = models.iter().chain(subjects).find(|r| r.n != n) {
+        return Err(Error::Invalid(format!(
+            "RDM '{}' is for N = {} stimuli, subject RDM '{}' for N = {n}",
+            r.name, r.n, first.name
+        )));
+    }
+    let mv: Vec<Vec<f64>> = models.iter().map(|r| r.condensed.clone()).collect();
+    let sv: Vec<Vec<f64>> = subjects.iter().map(|r| r.condensed.clone()).collect();
+    let mut secs = Seconds::default();
+
+    let t = Instant::now();
+    let scores: Vec<Vec<f64>> = mv
+        .iter()
+        .map(|m| sv.iter().map(|s| compare(m, s, opts.method)).collect())
+        .collect();
+    secs.compare = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut mantel_device = String::from("none");
+    // Model by model, so progress can be shown; each permutation is drawn from (seed, index)
+    // alone, so the results equal one batched test.
+    let mut tables = Vec::new();
+    if opts.permutations > 0 {
+        let mopts = MantelOptions {
+            method: opts.method,
+            permutations: opts.permutations,
+            seed: opts.seed,
+            alternative: opts.alternative,
+            threads: opts.threads,
+        };
+        let gpu = uses_gpu(opts.mantel_device, opts.method, ctx);
+        mantel_device = match ctx {
+            Some(c) if gpu => format!("gpu: {}", c.adapter().summary()),
+            _ => "cpu".into(),
+        };
+        for (i, m) in mv.iter().enumerate() {
+            let one = std::slice::from_ref(m);
+            tables.push(match ctx {
+                Some(c) if gpu => mantel_gpu(c, one, &sv, n, &mopts)?,
+                _ => mantel(one, &sv, n, &mopts)?,
+            });
+            progress(i + 1, mv.len());
+        }
+    }
+    secs.mantel = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let ceiling = if opts.noise_ceiling {
+        Some(noise_ceiling(&sv, opts.method)?)
+    } else {
+        None
+    };
+    secs.noise_ceiling = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let boot = if opts.bootstrap > 0 {
+        let bopts = BootstrapOptions {
+            method: opts.method,
+            resample: opts.bootstrap_over,
+            samples: opts.bootstrap,
+            seed: opts.seed,
+            threads: opts.threads,
+        };
+        Some(bootstrap(&mv, &sv, n, &bopts)?)
+    } else {
+        None
+    };
+    secs.bootstrap = t.elapsed().as_secs_f64();
+
+    let column = |b: &Vec<Vec<f64>>, i: usize| -> Vec<f64> { b.iter().map(|s| s[i]).collect() };
+    let rows: Vec<ModelRow> = models
+        .iter()
+        .enumerate()
+        .map(|(mi, m)| {
+            let (mean, sem) = mean_sem(&scores[mi]);
+            ModelRow {
+                model: m.name.clone(),
+                per_subject: subjects
+                    .iter()
+                    .enumerate()
+                    .map(|(si, s)| SubjectScore {
+                        subject: s.name.clone(),
+                        score: scores[mi][si],
+                        p_value: tables.get(mi).map(|t| t.per_subject[0][si].p_value),
+                    })
+                    .collect(),
+                mean,
+                sem,
+                p_value: tables.get(mi).map(|t| t.group[0].p_value),
+                ci: boot.as_ref().map(|b| interval(&column(b, mi))),
+            }
+        })
+        .collect();
+    let mut differences = Vec::new();
+    if let (Some(b), true) = (&boot, opts.differences) {
+        for a in 0..rows.len() {
+            for c in a + 1..rows.len() {
+                differences.push(DifferenceRow {
+                    model: rows[a].model.clone(),
+                    other: rows[c].model.clone(),
+                    mean_difference: rows[a].mean - rows[c].mean,
+                    bootstrap: difference(&column(b, a), &column(b, c)),
+                });
+            }
+        }
+    }
+    Ok(Summary {
+        method: opts.method,
+        stimuli: n,
+        subjects: subjects.iter().map(|s| s.name.clone()).collect(),
+        noise_ceiling: ceiling,
+        models: rows,
+        differences,
+        mantel_device,
+        seconds: secs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rsa::mantel::mantel;
+
+    fn rdm(name: &str, v: Vec<f64>) -> NamedRdm {
+        NamedRdm {
+            name: name.into(),
+            n: 6,
+            condensed: v,
+        }
+    }
+
+    #[test]
+    fn model_by_model_permutations_equal_one_batched_test() {
+        let m: Vec<Vec<f64>> = (0..3)
+            .map(|k| (0..15).map(|i| ((i * (k + 3)) % 7) as f64).collect())
+            .collect();
+        let s: Vec<Vec<f64>> = (0..4)
+            .map(|k| {
+                (0..15)
+                    .map(|i| ((i * 5 + k) % 11) as f64 + 0.1 * k as f64)
+                    .collect()
+            })
+            .collect();
+        let opts = SummaryOptions {
+            method: Method::Spearman,
+            permutations: 200,
+            seed: 9,
+            alternative: Alternative::Greater,
+            noise_ceiling: true,
+            bootstrap: 50,
+            bootstrap_over: Resample::Subjects,
+            differences: true,
+            threads: 1,
+            mantel_device: MantelDevice::Cpu,
+        };
+        let models: Vec<NamedRdm> = m
+            .iter()
+            .enumerate()
+            .map(|(i, v)| rdm(&format!("m{i}"), v.clone()))
+            .collect();
+        let subjects: Vec<NamedRdm> = s
+            .iter()
+            .enumerate()
+            .map(|(i, v)| rdm(&format!("s{i}"), v.clone()))
+            .collect();
+        let calls = std::cell::Cell::new(0);
+        let sum = summarize(&models, &subjects, &opts, None, &|d, t| {
+            assert_eq!(t, 3);
+            calls.set(d);
+        })
+        .unwrap();
+        assert_eq!(calls.get(), 3);
+        let batched = mantel(
+            &m,
+            &s,
+            6,
+            &MantelOptions {
+                method: Method::Spearman,
+                permutations: 200,
+                seed: 9,
+                alternative: Alternative::Greater,
+                threads: 2,
+            },
+        )
+        .unwrap();
+        for (i, row) in sum.models.iter().enumerate() {
+            assert_eq!(row.p_value, Some(batched.group[i].p_value));
+            for (j, ps) in row.per_subject.iter().enumerate() {
+                assert_eq!(ps.p_value, Some(batched.per_subject[i][j].p_value));
+                assert_eq!(ps.score, compare(&m[i], &s[j], Method::Spearman));
+            }
+        }
+        assert_eq!(sum.differences.len(), 3);
+        assert!(sum.noise_ceiling.is_some());
+        let (mean, sem) = mean_sem(&[1.0, 2.0, 3.0, 6.0]);
+        assert_eq!(mean, 3.0);
+        assert!((sem - (14.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-15);
+    }
+}
