@@ -31,6 +31,9 @@ pub enum Error {
         bytes: u64,
         limit: u64,
     },
+    /// A value that could not be written as JSON.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
     /// Bad user-supplied value (flag, environment variable).
     #[error("{0}")]
     Invalid(String),

@@ -33,6 +33,7 @@ macro_rules! named_enum {
     };
 }
 
+pub mod analysis;
 pub mod arrays;
 pub mod bench;
 pub mod cli;

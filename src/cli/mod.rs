@@ -9,6 +9,7 @@ mod extract;
 mod layers;
 mod model_args;
 mod rdm;
+mod run;
 mod selftest;
 mod weights;
 
@@ -35,6 +36,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The whole analysis: stimuli → networks → RDMs → brain comparison → results and figures.
+    /// Without an analysis file, the built-in demo.
+    Run(run::RunArgs),
     /// List every adapter wgpu can see, with the limits and features that matter.
     Devices(devices::DevicesArgs),
     /// Run every kernel against its CPU twin and print a kernel × adapter table.
@@ -107,6 +111,7 @@ pub(crate) fn print_out(text: &str) -> Result<(), Failure> {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Run(a) => run::run(&a),
         Command::Devices(a) => devices::run(&a),
         Command::Selftest(a) => selftest::run(&a),
         Command::Bench(a) => bench::run(&a),

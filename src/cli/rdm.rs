@@ -10,7 +10,7 @@ use crate::arrays::{read_arrays, TensorWriter};
 use crate::error::Error;
 use crate::gpu::Context;
 use crate::rsa::condensed_to_square;
-use crate::rsa::rdm::{rdm_cpu, rdm_native, rdms_gpu, Metric, Patterns, Rdm};
+use crate::rsa::rdm::{rdms_on, Metric, Patterns, RdmDevice};
 use crate::weights::sha256_file;
 
 #[derive(Args, Debug)]
@@ -74,47 +74,19 @@ pub fn run(args: &RdmArgs) -> Result<(), Failure> {
         let data: Vec<f32> = a.data.iter().map(|&v| v as f32).collect();
         layers.push((name.clone(), data, a.data.len() / n));
     }
-    let device = match args.device.as_str() {
-        "auto" => match Context::new(&args.gpu.options()?) {
-            Ok(ctx) if !ctx.is_cpu() => "gpu",
-            _ => "native",
-        },
-        d @ ("gpu" | "native" | "f64") => d,
-        other => {
-            return Err(Error::Invalid(format!(
-                "unknown --device '{other}'; use auto, gpu, native or f64"
-            ))
-            .into())
-        }
+    let device: RdmDevice = args.device.parse()?;
+    let ctx = match device {
+        RdmDevice::Gpu => Some(Context::new(&args.gpu.options()?)?),
+        RdmDevice::Auto => Context::new(&args.gpu.options()?).ok(),
+        _ => None,
     };
     let start = std::time::Instant::now();
-    let per_layer = |f: &dyn Fn(&[f32], usize) -> crate::Result<Rdm>| -> Result<Vec<Rdm>, Error> {
-        layers
-            .iter()
-            .map(|(name, x, p)| f(x, *p).map_err(|e| Error::Invalid(format!("{name}: {e}"))))
-            .collect()
-    };
-    let (rdms, device): (Vec<Rdm>, String) = match device {
-        "f64" => (
-            per_layer(&|x, p| rdm_cpu(x, n, p, metric))?,
-            "cpu f64 reference".into(),
-        ),
-        "native" => (
-            per_layer(&|x, p| rdm_native(x, n, p, metric, 0))?,
-            "cpu native threads".into(),
-        ),
-        _ => {
-            let ctx = Context::new(&args.gpu.options()?)?;
-            let patterns: Vec<Patterns<'_>> = layers
-                .iter()
-                .map(|(_, x, p)| Patterns { data: x, n, p: *p })
-                .collect();
-            (
-                rdms_gpu(&ctx, &patterns, metric, 64 << 20)?,
-                format!("gpu: {}", ctx.adapter().summary()),
-            )
-        }
-    };
+    let patterns: Vec<Patterns<'_>> = layers
+        .iter()
+        .map(|(_, x, p)| Patterns { data: x, n, p: *p })
+        .collect();
+    let names: Vec<String> = layers.iter().map(|(n, _, _)| n.clone()).collect();
+    let (rdms, device) = rdms_on(device, ctx.as_ref(), &patterns, &names, metric)?;
     let secs = start.elapsed().as_secs_f64();
     let mut degenerate = BTreeMap::new();
     for ((name, _, _), r) in layers.iter().zip(&rdms) {
@@ -144,7 +116,6 @@ pub fn run(args: &RdmArgs) -> Result<(), Failure> {
         ("device".into(), device),
         ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
     ]);
-    let names: Vec<String> = layers.iter().map(|(n, _, _)| n.clone()).collect();
     let (shape, layout) = if args.square {
         (vec![n, n], "square N × N, zero diagonal")
     } else {

@@ -1,0 +1,439 @@
+//! The analysis file (`ventral run ANALYSIS.toml`): every table and key, its default, and the
+//! checks that run before any work starts. Relative paths are relative to the file's folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::stimuli::PreprocessConfig;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    pub stimuli: StimuliConfig,
+    #[serde(default)]
+    pub preprocess: PreprocessConfig,
+    /// `[[model]]` tables, one per network.
+    #[serde(default, rename = "model")]
+    pub models: Vec<ModelConfig>,
+    #[serde(default)]
+    pub rdm: RdmConfig,
+    /// `[[brain]]` tables, one per RDM file (or simulated set).
+    #[serde(default)]
+    pub brain: Vec<BrainConfig>,
+    #[serde(default)]
+    pub compare: CompareConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// Exactly one of `folder`, `manifest`, `tensor` or `procedural`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StimuliConfig {
+    /// Every image in a folder, sorted by file name.
+    pub folder: Option<PathBuf>,
+    /// CSV with a `file` column (relative to the CSV) and label columns, in stimulus order.
+    pub manifest: Option<PathBuf>,
+    /// Preprocessed float32 `[N, 3, H, W]` .npy (with `preprocess.preset = "none"`).
+    pub tensor: Option<PathBuf>,
+    /// shapes, bars, navon, mirror or demo.
+    pub procedural: Option<String>,
+    /// Procedural image size in pixels (default 224).
+    pub size: Option<usize>,
+    /// Procedural position jitter seed (default 0).
+    pub seed: Option<u64>,
+}
+
+/// Capture points: `"all"` or a list of names (see `ventral layers`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Layers {
+    One(String),
+    List(Vec<String>),
+}
+
+impl Layers {
+    pub fn spec(&self) -> String {
+        match self {
+            Layers::One(s) => s.clone(),
+            Layers::List(v) => v.join(","),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Architecture (see `ventral layers --list`).
+    pub name: String,
+    /// Trained weights (.safetensors with torchvision names); or give `seed`.
+    pub weights: Option<PathBuf>,
+    /// Seed of random weights drawn with the model's own init scheme.
+    pub seed: Option<u64>,
+    /// Default "all".
+    pub layers: Option<Layers>,
+    /// none (default), mean or max over space.
+    pub reduce: Option<String>,
+    /// Name in the results (default: the architecture, with `-seedN` for random weights).
+    pub label: Option<String>,
+    /// Images per forward pass (default 16).
+    pub batch: Option<usize>,
+}
+
+impl ModelConfig {
+    pub fn label(&self) -> String {
+        self.label.clone().unwrap_or_else(|| match self.seed {
+            Some(s) if self.weights.is_none() => format!("{}-seed{s}", self.name),
+            _ => self.name.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RdmConfig {
+    /// correlation (default), euclidean, sq-euclidean or cosine.
+    pub metric: String,
+    /// auto (default), gpu, native or f64.
+    pub device: String,
+}
+
+impl Default for RdmConfig {
+    fn default() -> Self {
+        RdmConfig {
+            metric: "correlation".into(),
+            device: "auto".into(),
+        }
+    }
+}
+
+/// Subject RDMs from a file, or simulated from a procedural set's labels.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrainConfig {
+    /// Any `[..., N, N]` or `[..., N(N−1)/2]` array (.npy, .npz, .safetensors, .mat, .csv).
+    pub file: Option<PathBuf>,
+    /// Simulated subjects (the demo's).
+    pub simulated: Option<SimulatedBrain>,
+    /// Region name (default "brain"); results are per region.
+    pub region: Option<String>,
+    /// Subject names, one per subject after session averaging.
+    pub subjects: Option<Vec<String>>,
+    /// The file's RDMs come subject-major with this many sessions each; they are averaged
+    /// (default 1).
+    pub sessions_per_subject: Option<usize>,
+}
+
+/// d(i, j) = [category differs] + 0.5·|magnitude_i − magnitude_j| + noise·ε, ε ~ N(0, 1)
+/// independent per subject and pair.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedBrain {
+    pub subjects: usize,
+    pub noise: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompareConfig {
+    /// pearson, spearman (default), kendall-tau-a, kendall-tau-b, rho-a, cosine.
+    pub methods: Vec<String>,
+    /// Mantel permutations (default 1000; 0: none).
+    pub permutations: usize,
+    /// Seed of permutations and bootstrap (default 0).
+    pub seed: u64,
+    /// greater (default), less or two-sided.
+    pub alternative: String,
+    /// Default true.
+    pub noise_ceiling: bool,
+    /// Bootstrap samples (default 0: none).
+    pub bootstrap: usize,
+    /// stimuli (default), subjects or both.
+    pub bootstrap_over: String,
+    /// Worker threads (0: all cores).
+    pub threads: usize,
+    /// auto (default), cpu or gpu.
+    pub mantel_device: String,
+}
+
+impl Default for CompareConfig {
+    fn default() -> Self {
+        CompareConfig {
+            methods: vec!["spearman".into()],
+            permutations: 1000,
+            seed: 0,
+            alternative: "greater".into(),
+            noise_ceiling: true,
+            bootstrap: 0,
+            bootstrap_over: "stimuli".into(),
+            threads: 0,
+            mantel_device: "auto".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Output folder (default "ventral-results").
+    pub folder: PathBuf,
+    /// Also write every model's activations (`activations_<model>.safetensors`).
+    pub activations: bool,
+    /// Figures in PNG and SVG (default true).
+    pub figures: bool,
+    /// Bytes of activations held at once per model; more capture points than fit are
+    /// extracted in several passes (default 2 GiB).
+    pub memory_budget: u64,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            folder: "ventral-results".into(),
+            activations: false,
+            figures: true,
+            memory_budget: 2 << 30,
+        }
+    }
+}
+
+impl AnalysisConfig {
+    /// Reads and checks an analysis file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<AnalysisConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        let mut cfg: AnalysisConfig = toml::from_str(&text).map_err(|e| {
+            Error::Invalid(format!("{}: {}", path.display(), e.to_string().trim_end()))
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.rebase(base);
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn rebase(&mut self, base: &Path) {
+        let fix = |p: &mut Option<PathBuf>| {
+            if let Some(q) = p {
+                if q.is_relative() {
+                    *q = base.join(&*q);
+                }
+            }
+        };
+        fix(&mut self.stimuli.folder);
+        fix(&mut self.stimuli.manifest);
+        fix(&mut self.stimuli.tensor);
+        for m in &mut self.models {
+            fix(&mut m.weights);
+        }
+        for b in &mut self.brain {
+            fix(&mut b.file);
+        }
+        if self.output.folder.is_relative() {
+            self.output.folder = base.join(&self.output.folder);
+        }
+    }
+
+    /// Checks that need no file I/O: one stimulus source, weights or seed per model, unique
+    /// labels, one source per brain entry.
+    pub fn check(&self) -> Result<()> {
+        let s = &self.stimuli;
+        let sources = [
+            s.folder.is_some(),
+            s.manifest.is_some(),
+            s.tensor.is_some(),
+            s.procedural.is_some(),
+        ];
+        if sources.iter().filter(|&&b| b).count() != 1 {
+            return Err(Error::Invalid(
+                "[stimuli]: give exactly one of folder, manifest, tensor or procedural".into(),
+            ));
+        }
+        if s.procedural.is_none() && (s.size.is_some() || s.seed.is_some()) {
+            return Err(Error::Invalid(
+                "[stimuli]: size and seed apply to procedural stimuli only".into(),
+            ));
+        }
+        let none = self.preprocess.preset.as_deref() == Some("none");
+        if s.tensor.is_some() != none {
+            return Err(Error::Invalid(
+                "[stimuli] tensor goes with [preprocess] preset = \"none\", and only with it"
+                    .into(),
+            ));
+        }
+        if self.models.is_empty() {
+            return Err(Error::Invalid(
+                "no [[model]]: name at least one network".into(),
+            ));
+        }
+        let mut labels = Vec::new();
+        for m in &self.models {
+            match (&m.weights, m.seed) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(Error::Invalid(format!(
+                        "[[model]] '{}': give either weights = FILE or seed = N",
+                        m.name
+                    )))
+                }
+                _ => {}
+            }
+            if m.batch == Some(0) {
+                return Err(Error::Invalid(format!(
+                    "[[model]] '{}': batch must be at least 1",
+                    m.name
+                )));
+            }
+            let l = m.label();
+            if labels.contains(&l) {
+                return Err(Error::Invalid(format!(
+                    "two models are labelled '{l}'; set label = \"...\" to tell them apart"
+                )));
+            }
+            labels.push(l);
+        }
+        if self.brain.is_empty() {
+            return Err(Error::Invalid(
+                "no [[brain]]: give at least one RDM file (or simulated subjects)".into(),
+            ));
+        }
+        for b in &self.brain {
+            if b.file.is_some() == b.simulated.is_some() {
+                return Err(Error::Invalid(
+                    "[[brain]]: give either file = PATH or simulated = { ... }".into(),
+                ));
+            }
+            if b.sessions_per_subject == Some(0) {
+                return Err(Error::Invalid(
+                    "[[brain]]: sessions_per_subject must be at least 1".into(),
+                ));
+            }
+        }
+        if self.compare.methods.is_empty() {
+            return Err(Error::Invalid("[compare]: methods is empty".into()));
+        }
+        Ok(())
+    }
+
+    /// The built-in demo: procedural stimuli, seeded random AlexNet and ResNet-18, four simulated
+    /// subjects, Spearman and Kendall τa with permutations, noise ceiling and bootstrap.
+    pub fn demo(folder: PathBuf) -> AnalysisConfig {
+        let model = |name: &str| ModelConfig {
+            name: name.into(),
+            weights: None,
+            seed: Some(0),
+            layers: None,
+            reduce: None,
+            label: None,
+            batch: None,
+        };
+        AnalysisConfig {
+            stimuli: StimuliConfig {
+                procedural: Some("demo".into()),
+                size: Some(224),
+                seed: Some(0),
+                ..StimuliConfig::default()
+            },
+            preprocess: PreprocessConfig {
+                preset: Some("square".into()),
+                ..PreprocessConfig::default()
+            },
+            models: vec![model("alexnet"), model("resnet18")],
+            rdm: RdmConfig::default(),
+            brain: vec![BrainConfig {
+                simulated: Some(SimulatedBrain {
+                    subjects: 4,
+                    noise: 0.4,
+                    seed: 1,
+                }),
+                region: Some("simulated".into()),
+                ..BrainConfig::default()
+            }],
+            compare: CompareConfig {
+                methods: vec!["spearman".into(), "kendall-tau-a".into()],
+                permutations: 1000,
+                bootstrap: 200,
+                ..CompareConfig::default()
+            },
+            output: OutputConfig {
+                folder,
+                ..OutputConfig::default()
+            },
+        }
+    }
+
+    /// The analysis as a TOML file (recorded in the output folder).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<AnalysisConfig> {
+        let cfg: AnalysisConfig =
+            toml::from_str(text).map_err(|e| Error::Invalid(e.to_string()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    const GOOD: &str = r#"
+[stimuli]
+folder = "images"
+
+[[model]]
+name = "alexnet"
+seed = 3
+layers = ["features.2", "classifier.6"]
+
+[[brain]]
+file = "hit.npy"
+sessions_per_subject = 2
+"#;
+
+    #[test]
+    fn defaults_fill_what_is_not_written() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.models[0].label(), "alexnet-seed3");
+        assert_eq!(
+            c.models[0].layers.as_ref().unwrap().spec(),
+            "features.2,classifier.6"
+        );
+        assert_eq!(c.compare.methods, ["spearman"]);
+        assert_eq!(c.compare.permutations, 1000);
+        assert!(c.compare.noise_ceiling && c.output.figures);
+        assert_eq!(c.rdm.metric, "correlation");
+        let round = parse(&c.to_toml()).unwrap();
+        assert_eq!(round.models[0].seed, Some(3));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let e = parse(&GOOD.replace("[[brain]]", "[[brain]]\nsubject = 1"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `subject`"), "{e}");
+        let e = parse(&GOOD.replace("seed = 3", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("either weights"), "{e}");
+        let e = parse(&GOOD.replace(
+            "folder = \"images\"",
+            "folder = \"a\"\nmanifest = \"b.csv\"",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("exactly one"), "{e}");
+        let e = parse(&GOOD.replace("file = \"hit.npy\"", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("either file"), "{e}");
+        let e = parse(&GOOD.replace("seed = 3", "seed = \"x\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid type"), "{e}");
+    }
+}

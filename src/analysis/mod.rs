@@ -1,0 +1,513 @@
+//! The main job, `ventral run`: stimuli → networks → RDMs → brain comparison → report. This
+//! module wires the rooms together (stimuli, models, rsa); it computes nothing of its own beyond
+//! the demo's simulated subjects.
+
+pub mod config;
+pub mod figures;
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub use config::AnalysisConfig;
+
+use crate::arrays::TensorWriter;
+use crate::error::{Error, Result};
+use crate::gpu::{AdapterReport, Context, ContextOptions};
+use crate::models::{build, Capture, Network, Reduce};
+use crate::rsa::bootstrap::Resample;
+use crate::rsa::load::{read_rdms, NamedRdm};
+use crate::rsa::mantel::Alternative;
+use crate::rsa::mantel_gpu::MantelDevice;
+use crate::rsa::rdm::{rdms_on, Metric, Patterns, RdmDevice};
+use crate::rsa::summary::{summarize, Summary, SummaryOptions};
+use crate::rsa::{pair_index, Method};
+use crate::stimuli::{Preprocess, ProceduralSet, StimulusSet};
+use crate::weights::Weights;
+
+/// Progress of the long stages; the CLI draws bars, tests pass [`NoProgress`].
+pub trait Progress {
+    /// A new stage with `total` steps.
+    fn stage(&self, name: &str, total: u64);
+    fn advance(&self, steps: u64);
+    fn finish(&self);
+}
+
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// Subject RDMs of one region.
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub name: String,
+    pub subjects: Vec<NamedRdm>,
+    /// Where they came from (file with SHA-256, or the simulation settings).
+    pub sources: Vec<String>,
+}
+
+/// One network's RDMs.
+#[derive(Debug, Clone)]
+pub struct ModelResult {
+    pub label: String,
+    pub architecture: String,
+    pub weights: String,
+    pub input_size: usize,
+    pub points: Vec<String>,
+    /// Condensed RDM per point.
+    pub rdms: Vec<Vec<f64>>,
+    /// Per point: stimuli whose patterns are constant (NaN distances under correlation).
+    pub degenerate: BTreeMap<String, Vec<usize>>,
+    /// Capture points held per extraction pass.
+    pub passes: usize,
+    pub rdm_device: String,
+    pub seconds_extract: f64,
+    pub seconds_rdm: f64,
+}
+
+/// Everything a run produced, before it is written.
+pub struct AnalysisResult {
+    pub config: AnalysisConfig,
+    pub stimulus_source: String,
+    pub stimulus_names: Vec<String>,
+    pub label_columns: Vec<String>,
+    pub labels: Vec<Vec<String>>,
+    pub stimulus_hashes: Vec<String>,
+    pub preprocess: Option<Preprocess>,
+    pub adapter: AdapterReport,
+    pub regions: Vec<Region>,
+    pub models: Vec<ModelResult>,
+    /// One per (region, method), region-major.
+    pub summaries: Vec<(String, Summary)>,
+    pub seconds_total: f64,
+}
+
+/// The demo's subjects: d(i, j) = [category differs] + 0.5·|magnitude_i − magnitude_j| +
+/// noise·ε, with ε ~ N(0, 1) drawn from ChaCha8 seeded by (seed, subject).
+pub fn simulate_subjects(
+    stimuli: &StimulusSet,
+    sim: &config::SimulatedBrain,
+) -> Result<Vec<NamedRdm>> {
+    let col = |name: &str| stimuli.label_columns.iter().position(|c| c == name);
+    let Some(cat) = col("category") else {
+        return Err(Error::Invalid(
+            "simulated subjects need a 'category' label column (procedural stimuli or a manifest with one)".into(),
+        ));
+    };
+    let mag = col("magnitude");
+    let n = stimuli.len();
+    let value = |i: usize| -> f64 {
+        mag.and_then(|m| stimuli.labels[i][m].parse().ok())
+            .unwrap_or(0.0)
+    };
+    if sim.subjects == 0 || !(sim.noise >= 0.0) {
+        return Err(Error::Invalid(
+            "simulated subjects: subjects ≥ 1 and noise ≥ 0".into(),
+        ));
+    }
+    Ok((0..sim.subjects)
+        .map(|s| {
+            let mut rng = ChaCha8Rng::seed_from_u64(sim.seed.wrapping_mul(1_000_003) ^ s as u64);
+            let mut d = vec![0.0; n * (n - 1) / 2];
+            for i in 0..n {
+                for j in i + 1..n {
+                    let between =
+                        f64::from(u8::from(stimuli.labels[i][cat] != stimuli.labels[j][cat]));
+                    // Box–Muller.
+                    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
+                    let eps = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    d[pair_index(n, i, j)] =
+                        between + 0.5 * (value(i) - value(j)).abs() + sim.noise * eps;
+                }
+            }
+            NamedRdm {
+                name: format!("subject{:02}", s + 1),
+                n,
+                condensed: d,
+            }
+        })
+        .collect())
+}
+
+/// The subject RDMs of every `[[brain]]` entry, grouped by region, checked against N.
+pub fn load_regions(cfg: &AnalysisConfig, stimuli: &StimulusSet) -> Result<Vec<Region>> {
+    let n = stimuli.len();
+    let mut regions: Vec<Region> = Vec::new();
+    for b in &cfg.brain {
+        let region = b.region.clone().unwrap_or_else(|| "brain".into());
+        let (mut subjects, source) = match (&b.file, &b.simulated) {
+            (Some(path), _) => {
+                let rdms = read_rdms(path)?;
+                if rdms[0].n != n {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "its RDMs are for N = {} stimuli, the stimulus set ({}) has N = {n}",
+                            rdms[0].n, stimuli.source
+                        ),
+                    ));
+                }
+                let per = b.sessions_per_subject.unwrap_or(1);
+                if rdms.len() % per != 0 {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "{} RDMs do not split into subjects of {per} sessions",
+                            rdms.len()
+                        ),
+                    ));
+                }
+                let averaged: Vec<NamedRdm> = rdms
+                    .chunks(per)
+                    .map(|c| NamedRdm {
+                        name: c[0].name.clone(),
+                        n,
+                        condensed: (0..c[0].condensed.len())
+                            .map(|k| c.iter().map(|r| r.condensed[k]).sum::<f64>() / per as f64)
+                            .collect(),
+                    })
+                    .collect();
+                let src = format!(
+                    "{} sha256:{} ({} RDMs, {per} per subject, averaged)",
+                    path.display(),
+                    crate::weights::sha256_file(path)?,
+                    rdms.len()
+                );
+                (averaged, src)
+            }
+            (None, Some(sim)) => (
+                simulate_subjects(stimuli, sim)?,
+                format!(
+                    "simulated: {} subjects, noise {}, seed {}",
+                    sim.subjects, sim.noise, sim.seed
+                ),
+            ),
+            (None, None) => unreachable!("checked by AnalysisConfig::check"),
+        };
+        if let Some(names) = &b.subjects {
+            if names.len() != subjects.len() {
+                return Err(Error::Invalid(format!(
+                    "[[brain]] {}: {} subject names for {} subjects",
+                    b.file
+                        .as_ref()
+                        .map_or("simulated".into(), |p| p.display().to_string()),
+                    names.len(),
+                    subjects.len()
+                )));
+            }
+            for (s, name) in subjects.iter_mut().zip(names) {
+                s.name = name.clone();
+            }
+        }
+        match regions.iter_mut().find(|r| r.name == region) {
+            Some(r) => {
+                r.subjects.extend(subjects);
+                r.sources.push(source);
+            }
+            None => regions.push(Region {
+                name: region,
+                subjects,
+                sources: vec![source],
+            }),
+        }
+    }
+    Ok(regions)
+}
+
+/// The stimulus set an analysis names.
+pub fn open_stimuli(cfg: &AnalysisConfig) -> Result<StimulusSet> {
+    let s = &cfg.stimuli;
+    let set = if let Some(d) = &s.folder {
+        StimulusSet::folder(d)?
+    } else if let Some(m) = &s.manifest {
+        StimulusSet::manifest(m)?
+    } else if let Some(t) = &s.tensor {
+        StimulusSet::tensor(t, 3)?
+    } else {
+        let kind: ProceduralSet = s.procedural.as_deref().unwrap_or("demo").parse()?;
+        StimulusSet::procedural(kind, s.size.unwrap_or(224), s.seed.unwrap_or(0))?
+    };
+    if set.len() < 3 {
+        return Err(Error::Invalid(format!(
+            "{}: {} stimuli; RSA needs at least 3",
+            set.source,
+            set.len()
+        )));
+    }
+    Ok(set)
+}
+
+/// Capture points split into passes whose activations (`n` stimuli, f32) fit `budget` bytes.
+fn passes(points: &[String], features: &[usize], n: usize, budget: u64) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut used = 0u64;
+    for (i, &f) in features.iter().enumerate().take(points.len()) {
+        let bytes = (n * f * 4) as u64;
+        match out.last_mut() {
+            Some(last) if used + bytes <= budget => {
+                last.push(i);
+                used += bytes;
+            }
+            _ => {
+                out.push(vec![i]);
+                used = bytes;
+            }
+        }
+    }
+    out
+}
+
+/// Runs a whole analysis and returns its results (nothing is written).
+pub fn run_analysis(
+    cfg: &AnalysisConfig,
+    gpu: &ContextOptions,
+    progress: &dyn Progress,
+) -> Result<AnalysisResult> {
+    let start = Instant::now();
+    // Everything that can be checked is checked before the first forward pass.
+    let metric: Metric = cfg.rdm.metric.parse()?;
+    let rdm_device: RdmDevice = cfg.rdm.device.parse()?;
+    let methods: Vec<Method> = cfg
+        .compare
+        .methods
+        .iter()
+        .map(|m| m.parse())
+        .collect::<Result<_>>()?;
+    let alternative: Alternative = cfg.compare.alternative.parse()?;
+    let resample: Resample = cfg.compare.bootstrap_over.parse()?;
+    let mantel_device: MantelDevice = cfg.compare.mantel_device.parse()?;
+    let pre = cfg.preprocess.build()?;
+    let mut stimuli = open_stimuli(cfg)?;
+    let n = stimuli.len();
+    let regions = load_regions(cfg, &stimuli)?;
+    let mut prepared = Vec::new();
+    for m in &cfg.models {
+        let graph = build(&m.name)?;
+        let reduce: Reduce = m.reduce.as_deref().unwrap_or("none").parse()?;
+        let spec = m.layers.as_ref().map_or("all".into(), |l| l.spec());
+        let capture = Capture::parse(&graph, &spec, reduce)
+            .map_err(|e| Error::Invalid(format!("[[model]] '{}': {e}", m.label())))?;
+        let weights = match (&m.weights, m.seed) {
+            (Some(path), _) => Weights::load(path, &graph.specs)?,
+            (None, seed) => Weights::random(&graph.specs, seed.unwrap_or(0)),
+        };
+        prepared.push((m, graph, capture, weights));
+    }
+    let stimulus_hashes = stimuli.hashes()?;
+
+    let ctx = Context::new(gpu)?;
+    let (h, w) = stimuli.tensor_size().unwrap_or_else(|| {
+        let s = pre.as_ref().map_or(224, Preprocess::output_size);
+        (s, s)
+    });
+    let pre_or_default = pre.clone().unwrap_or_default();
+    let mut models = Vec::new();
+    for (m, graph, capture, weights) in prepared {
+        let label = m.label();
+        let per_image = capture.shapes(&graph, h, w)?;
+        let features: Vec<usize> = per_image.iter().map(|s| s.iter().product()).collect();
+        let groups = passes(&capture.points, &features, n, cfg.output.memory_budget);
+        let batch = m.batch.unwrap_or(16);
+        let architecture = graph.model.clone();
+        let weights_tag = weights.source.tag();
+        let mut writer = if cfg.output.activations {
+            let shapes: Vec<Vec<usize>> = per_image
+                .iter()
+                .map(|s| std::iter::once(n).chain(s.iter().copied()).collect())
+                .collect();
+            let meta = BTreeMap::from([
+                ("model".to_string(), architecture.clone()),
+                ("weights".into(), weights_tag.clone()),
+                ("stimuli".into(), serde_json::to_string(&stimuli.names)?),
+                ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
+            ]);
+            let path = cfg.output.folder.join(format!(
+                "activations_{}.safetensors",
+                report::file_safe(&label)
+            ));
+            std::fs::create_dir_all(&cfg.output.folder)
+                .map_err(|e| Error::file(&cfg.output.folder, format!("cannot create: {e}")))?;
+            Some(TensorWriter::create(&path, &capture.points, &shapes, meta)?)
+        } else {
+            None
+        };
+        let net = Network::new(&ctx, graph, &weights)?;
+        let mut rdms = vec![Vec::new(); capture.points.len()];
+        let mut degenerate = BTreeMap::new();
+        let (mut t_extract, mut t_rdm) = (0.0, 0.0);
+        let mut device_used = String::new();
+        progress.stage(&format!("{label}: activations"), (n * groups.len()) as u64);
+        for group in &groups {
+            let sub = Capture {
+                points: group.iter().map(|&i| capture.points[i].clone()).collect(),
+                reduce: capture.reduce,
+            };
+            let mut acts: Vec<Vec<f32>> = group
+                .iter()
+                .map(|&i| Vec::with_capacity(n * features[i]))
+                .collect();
+            let t = Instant::now();
+            for lo in (0..n).step_by(batch) {
+                let hi = (lo + batch).min(n);
+                let x = stimuli.batch(lo, hi, &pre_or_default)?;
+                let out = net.extract(&x, &[hi - lo, 3, h, w], &sub)?;
+                for (k, o) in out.into_iter().enumerate() {
+                    if let Some(wr) = writer.as_mut() {
+                        wr.write_tensor_rows(group[k], lo, &o)?;
+                    }
+                    acts[k].extend_from_slice(&o);
+                }
+                progress.advance((hi - lo) as u64);
+            }
+            t_extract += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let patterns: Vec<Patterns<'_>> = group
+                .iter()
+                .zip(&acts)
+                .map(|(&i, a)| Patterns {
+                    data: a,
+                    n,
+                    p: features[i],
+                })
+                .collect();
+            let names: Vec<String> = sub.points.iter().map(|p| format!("{label}/{p}")).collect();
+            let (out, used) = rdms_on(rdm_device, Some(&ctx), &patterns, &names, metric)?;
+            device_used = used;
+            for (&i, r) in group.iter().zip(out) {
+                if !r.degenerate.is_empty() {
+                    log::warn!(
+                        "{label}/{}: stimuli {:?} have constant patterns; their {metric} distances are NaN",
+                        capture.points[i],
+                        r.degenerate
+                    );
+                    degenerate.insert(capture.points[i].clone(), r.degenerate);
+                }
+                rdms[i] = r.condensed;
+            }
+            t_rdm += t.elapsed().as_secs_f64();
+        }
+        progress.finish();
+        if let Some(wr) = writer {
+            wr.finish()?;
+        }
+        models.push(ModelResult {
+            label,
+            architecture,
+            weights: weights_tag,
+            input_size: h,
+            points: capture.points.clone(),
+            rdms,
+            degenerate,
+            passes: groups.len(),
+            rdm_device: device_used,
+            seconds_extract: t_extract,
+            seconds_rdm: t_rdm,
+        });
+    }
+
+    let layer_rdms: Vec<NamedRdm> = models
+        .iter()
+        .flat_map(|m| {
+            m.points.iter().zip(&m.rdms).map(|(p, r)| NamedRdm {
+                name: format!("{}/{p}", m.label),
+                n,
+                condensed: r.clone(),
+            })
+        })
+        .collect();
+    let mut summaries = Vec::new();
+    for region in &regions {
+        for &method in &methods {
+            let opts = SummaryOptions {
+                method,
+                permutations: cfg.compare.permutations,
+                seed: cfg.compare.seed,
+                alternative,
+                noise_ceiling: cfg.compare.noise_ceiling && region.subjects.len() > 1,
+                bootstrap: cfg.compare.bootstrap,
+                bootstrap_over: resample,
+                differences: false,
+                threads: cfg.compare.threads,
+                mantel_device,
+            };
+            progress.stage(
+                &format!("{} vs {}: {method}", region.name, "layers"),
+                layer_rdms.len() as u64,
+            );
+            let s = summarize(&layer_rdms, &region.subjects, &opts, Some(&ctx), &|_, _| {
+                progress.advance(1)
+            })?;
+            progress.finish();
+            summaries.push((region.name.clone(), s));
+        }
+    }
+    Ok(AnalysisResult {
+        config: cfg.clone(),
+        stimulus_source: stimuli.source.clone(),
+        stimulus_names: stimuli.names.clone(),
+        label_columns: stimuli.label_columns.clone(),
+        labels: stimuli.labels.clone(),
+        stimulus_hashes,
+        preprocess: pre,
+        adapter: ctx.adapter().clone(),
+        regions,
+        models,
+        summaries,
+        seconds_total: start.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_respect_the_budget() {
+        let pts: Vec<String> = (0..4).map(|i| i.to_string()).collect();
+        // 10 stimuli × features × 4 bytes: 400, 800, 400, 4000 bytes.
+        let g = passes(&pts, &[10, 20, 10, 100], 10, 1200);
+        assert_eq!(g, vec![vec![0, 1], vec![2], vec![3]]);
+        assert_eq!(
+            passes(&pts, &[1, 1, 1, 1], 10, 1 << 30),
+            vec![vec![0, 1, 2, 3]]
+        );
+    }
+
+    #[test]
+    fn simulated_subjects_have_the_planted_structure() {
+        let set = StimulusSet::procedural(ProceduralSet::Demo, 16, 0).unwrap();
+        let sim = config::SimulatedBrain {
+            subjects: 3,
+            noise: 0.0,
+            seed: 1,
+        };
+        let s = simulate_subjects(&set, &sim).unwrap();
+        assert_eq!(s.len(), 3);
+        let n = set.len();
+        // Stimuli 0 and 1 are both shapes (magnitudes 0 and 0.5); 0 and 9 differ in category.
+        assert_eq!(s[0].condensed[pair_index(n, 0, 1)], 0.25);
+        assert_eq!(s[0].condensed[pair_index(n, 0, 9)], 1.0);
+        let noisy = simulate_subjects(
+            &set,
+            &config::SimulatedBrain {
+                noise: 0.5,
+                ..sim.clone()
+            },
+        )
+        .unwrap();
+        assert_ne!(noisy[0].condensed, noisy[1].condensed, "subjects differ");
+        assert_eq!(
+            noisy[0].condensed,
+            simulate_subjects(&set, &config::SimulatedBrain { noise: 0.5, ..sim }).unwrap()[0]
+                .condensed,
+            "seeded"
+        );
+    }
+}

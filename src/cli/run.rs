@@ -1,0 +1,99 @@
+//! `ventral run [ANALYSIS.toml]`: the whole analysis from images to results, figures and
+//! provenance; with no file, the built-in demo. Progress bars go to stderr (only on a terminal,
+//! never with --quiet); stdout carries the summary table.
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Failure, GpuArgs};
+use crate::analysis::report::{summary_table, write_outputs};
+use crate::analysis::{run_analysis, AnalysisConfig, Progress};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Analysis file (TOML); without one, the built-in demo runs
+    pub analysis: Option<PathBuf>,
+    /// Output folder, replacing the file's [output] folder (demo: ./ventral-demo)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bars
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the demo's analysis file (a template with every table) and exit
+    #[arg(long)]
+    pub print_demo: bool,
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+}
+
+/// indicatif bars, one per stage.
+struct Bars {
+    enabled: bool,
+    bar: RefCell<Option<ProgressBar>>,
+}
+
+impl Progress for Bars {
+    fn stage(&self, name: &str, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        let bar = ProgressBar::new(total).with_message(name.to_string());
+        bar.set_style(
+            ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        *self.bar.borrow_mut() = Some(bar);
+    }
+
+    fn advance(&self, steps: u64) {
+        if let Some(b) = self.bar.borrow().as_ref() {
+            b.inc(steps);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = self.bar.borrow_mut().take() {
+            b.finish();
+        }
+    }
+}
+
+pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    let mut cfg = match &args.analysis {
+        Some(path) => AnalysisConfig::load(path)?,
+        None => AnalysisConfig::demo("ventral-demo".into()),
+    };
+    if args.print_demo {
+        return super::print_out(&cfg.to_toml());
+    }
+    if let Some(out) = &args.out {
+        cfg.output.folder = out.clone();
+    }
+    if args.analysis.is_none() {
+        eprintln!(
+            "ventral demo: 36 procedural stimuli, seeded random AlexNet and ResNet-18, 4 simulated subjects \
+             (see `ventral run --print-demo`)"
+        );
+    }
+    let bars = Bars {
+        enabled: !args.quiet && std::io::stderr().is_terminal(),
+        bar: RefCell::new(None),
+    };
+    let result = run_analysis(&cfg, &args.gpu.options()?, &bars)?;
+    let files = write_outputs(&result, &cfg.output.folder)?;
+    if !args.quiet {
+        eprintln!(
+            "{} files in {} ({:.1} s on {})",
+            files.len(),
+            cfg.output.folder.display(),
+            result.seconds_total,
+            result.adapter.summary()
+        );
+    }
+    super::print_out(&summary_table(&result))
+}
