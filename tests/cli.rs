@@ -658,3 +658,268 @@ fn bench_json_records_samples_and_compare_reads_it_back() {
     assert!(stderr(&o).contains("no \"results\" list"), "{}", stderr(&o));
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// A small analysis: 5 images in a manifest, seeded CORnet-Z at 64 px (two capture points), two
+/// subjects in one .npy, Spearman and Kendall τa with permutations and the noise ceiling.
+fn small_analysis(d: &Path, brain_n: usize) -> PathBuf {
+    std::fs::create_dir_all(d.join("img")).unwrap();
+    let mut manifest = String::from("file,category\n");
+    for i in 0..5u32 {
+        let img = image::RgbImage::from_fn(40 + i * 7, 33, |x, y| {
+            image::Rgb([
+                ((x * (i + 3) + y * 5) % 256) as u8,
+                ((x * y + i * 40) % 256) as u8,
+                ((200 + 17 * i) % 256) as u8,
+            ])
+        });
+        let name = format!("img/s{i}.png");
+        img.save(d.join(&name)).unwrap();
+        manifest += &format!("{name},{}\n", if i < 2 { "a" } else { "b" });
+    }
+    std::fs::write(d.join("stimuli.csv"), manifest).unwrap();
+    // Two subjects' square RDMs with different orderings of the pairs.
+    let n = brain_n;
+    let mut rdms = vec![0f32; 2 * n * n];
+    for s in 0..2 {
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    let (a, b) = (i.min(j), i.max(j));
+                    rdms[s * n * n + i * n + j] =
+                        ((a * 3 + b * (2 + s)) % 7) as f32 + 0.5 * a as f32;
+                }
+            }
+        }
+    }
+    write_npy(&d.join("brain.npy"), &[2, n, n], &rdms).unwrap();
+    let toml = d.join("analysis.toml");
+    std::fs::write(
+        &toml,
+        r#"
+[stimuli]
+manifest = "stimuli.csv"
+
+[preprocess]
+preset = "square"
+size = 64
+
+[[model]]
+name = "cornet_z"
+seed = 7
+layers = ["V1", "IT"]
+
+[rdm]
+metric = "correlation"
+
+[[brain]]
+file = "brain.npy"
+region = "it"
+subjects = ["ann", "bob"]
+
+[compare]
+methods = ["spearman", "kendall-tau-a"]
+permutations = 50
+seed = 3
+
+[output]
+folder = "out"
+"#,
+    )
+    .unwrap();
+    toml
+}
+
+#[test]
+fn run_writes_results_that_match_independent_values() {
+    use ventral::rsa::ceiling::noise_ceiling;
+    use ventral::rsa::load::read_rdms;
+    use ventral::rsa::{compare, rdm_cpu, Method, Metric};
+    use ventral::stimuli::{Preprocess, StimulusSet};
+
+    let d = dir("run");
+    let toml = small_analysis(&d, 5);
+    let o = ventral(&["run", s(&toml), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("it (2 subjects), spearman, N = 5"),
+        "{stdout}"
+    );
+    let out = d.join("out");
+    for f in [
+        "results.csv",
+        "results.json",
+        "rdms.safetensors",
+        "manifest.json",
+        "analysis.toml",
+        "layers_cornet_z-seed7_it_spearman.png",
+        "layers_cornet_z-seed7_it_spearman.svg",
+        "models_it_kendall-tau-a.svg",
+        "rdms_cornet_z-seed7.png",
+        "rdm_brain_it.png",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+
+    // Independent path: the library's forward pass, the f64 CPU RDM twin and compare().
+    let ctx = common::context(None).unwrap();
+    let graph = build("cornet_z").unwrap();
+    let weights = Weights::random(&graph.specs, 7);
+    let capture = Capture::parse(&graph, "V1,IT", Reduce::None).unwrap();
+    let net = Network::new(&ctx, graph, &weights).unwrap();
+    let mut set = StimulusSet::manifest(&d.join("stimuli.csv")).unwrap();
+    let x = set.batch(0, 5, &Preprocess::square(64)).unwrap();
+    let acts = net.extract(&x, &[5, 3, 64, 64], &capture).unwrap();
+    let model_rdms: Vec<Vec<f64>> = acts
+        .iter()
+        .map(|a| {
+            rdm_cpu(a, 5, a.len() / 5, Metric::Correlation)
+                .unwrap()
+                .condensed
+        })
+        .collect();
+    let subjects: Vec<Vec<f64>> = read_rdms(&d.join("brain.npy"))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.condensed)
+        .collect();
+
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    // 2 methods × 2 layers × (2 subject rows + 1 layer row).
+    assert_eq!(rows.len(), 12);
+    let mut checked = 0;
+    for r in &rows {
+        let method: Method = r[2].parse().unwrap();
+        assert_eq!((r[1], r[3]), ("it", "cornet_z-seed7"));
+        let li = ["V1", "IT"].iter().position(|l| *l == r[4]).unwrap();
+        assert_eq!(r[5], li.to_string());
+        let score: f64 = r[7].parse().unwrap();
+        let want: Vec<f64> = subjects
+            .iter()
+            .map(|s| compare(&model_rdms[li], s, method))
+            .collect();
+        let p: f64 = r[9].parse().unwrap();
+        assert!(p > 0.0 && p <= 1.0, "p = {p}");
+        // Native threaded RDMs vs the f64 twin: equal to f32-accumulation rounding.
+        match r[0] {
+            "subject" => {
+                let si = ["ann", "bob"].iter().position(|s| *s == r[6]).unwrap();
+                assert!(
+                    (score - want[si]).abs() < 1e-6,
+                    "{r:?}: {score} vs {}",
+                    want[si]
+                );
+            }
+            "layer" => {
+                let mean = (want[0] + want[1]) / 2.0;
+                assert!((score - mean).abs() < 1e-6, "{r:?}: {score} vs {mean}");
+                let sem = (want[0] - want[1]).abs() / 2.0;
+                assert!((r[8].parse::<f64>().unwrap() - sem).abs() < 1e-6);
+                let nc = noise_ceiling(&subjects, method).unwrap();
+                assert!((r[12].parse::<f64>().unwrap() - nc.lower).abs() < 1e-12);
+                assert!((r[13].parse::<f64>().unwrap() - nc.upper).abs() < 1e-12);
+            }
+            k => panic!("row kind {k}"),
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 12);
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["stimuli"]["count"], 5);
+    assert_eq!(manifest["stimuli"]["sha256"].as_array().unwrap().len(), 5);
+    assert_eq!(manifest["stimuli"]["labels"][2][0], "b");
+    assert_eq!(manifest["seeds"]["compare"], 3);
+    assert_eq!(manifest["seeds"]["model cornet_z-seed7"], 7);
+    assert_eq!(manifest["models"][0]["weights"], "seed:7");
+    assert!(manifest["adapter"]["driver"].is_string());
+    let rdms = std::fs::read(out.join("rdms.safetensors")).unwrap();
+    let (shape, brain) = tensor(&rdms, "brain/it/bob");
+    assert_eq!(shape, vec![10]);
+    for (a, b) in brain.iter().zip(&subjects[1]) {
+        assert_eq!(f64::from(*a), *b);
+    }
+    // The recorded analysis runs again as it is.
+    let again = ventral(&[
+        "run",
+        s(&out.join("analysis.toml")),
+        "--quiet",
+        "--out",
+        s(&d.join("again")),
+    ]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(
+        std::fs::read_to_string(d.join("again/results.csv")).unwrap(),
+        csv,
+        "same seeds, same results"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn run_errors_name_the_problem_and_write_nothing() {
+    let d = dir("run-errors");
+    let toml = small_analysis(&d, 5);
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let out = d.join("out");
+    let case = |edit: &dyn Fn(&str) -> String, code: i32, message: &str| {
+        std::fs::write(&toml, edit(&text)).unwrap();
+        fails(&["run", s(&toml), "--quiet"], code, message, &out);
+    };
+    case(
+        &|t| t.replace("[rdm]", "[rdm]\nmetrc = \"cosine\""),
+        2,
+        "unknown field `metrc`",
+    );
+    case(
+        &|t| t.replace("seed = 7", "seed = 7\nweights = \"w.safetensors\""),
+        2,
+        "either weights",
+    );
+    case(&|t| t.replace("cornet_z", "cornet_q"), 2, "cornet_q");
+    case(&|t| t.replace("\"IT\"", "\"IT.nope\""), 2, "IT.nope");
+    case(
+        &|t| t.replace("\"spearman\"", "\"spearmann\""),
+        2,
+        "spearmann",
+    );
+    // A manifest naming a missing image.
+    std::fs::write(
+        d.join("bad.csv"),
+        "file\nimg/s0.png\nimg/gone.png\nimg/s1.png\n",
+    )
+    .unwrap();
+    case(&|t| t.replace("stimuli.csv", "bad.csv"), 1, "gone.png");
+    // An image that does not decode.
+    std::fs::write(d.join("img/broken.png"), b"not a png").unwrap();
+    std::fs::write(
+        d.join("broken.csv"),
+        "file\nimg/s0.png\nimg/broken.png\nimg/s1.png\nimg/s2.png\nimg/s3.png\n",
+    )
+    .unwrap();
+    case(&|t| t.replace("stimuli.csv", "broken.csv"), 1, "broken.png");
+    // Subject RDMs for another N.
+    small_analysis(&d, 4);
+    case(&|t| t.to_string(), 1, "N = 4 stimuli, the stimulus set");
+    small_analysis(&d, 5);
+    // Corrupt weights.
+    std::fs::write(
+        d.join("w.safetensors"),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{not json",
+    )
+    .unwrap();
+    case(
+        &|t| t.replace("seed = 7", "weights = \"w.safetensors\""),
+        1,
+        "w.safetensors",
+    );
+    // A missing analysis file.
+    fails(&["run", s(&d.join("none.toml"))], 1, "none.toml", &out);
+    std::fs::remove_dir_all(&d).ok();
+}

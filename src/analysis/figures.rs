@@ -142,15 +142,16 @@ fn layer_curve<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 20))
         .margin(12)
-        .x_label_area_size(130)
+        .x_label_area_size(50)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5f64..(l as f64 - 0.5), lo..hi)
         .map_err(plot_err)?;
-    let step = l.div_ceil(30).max(1);
+    // About ten names fit side by side; every layer is in results.csv.
+    let step = l.div_ceil(9).max(1);
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .light_line_style(RGBColor(238, 238, 238))
+        .light_line_style(WHITE)
         .x_labels(l)
         .x_label_formatter(&|x| {
             let i = x.round();
@@ -380,7 +381,7 @@ fn model_bars<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .light_line_style(RGBColor(238, 238, 238))
+        .light_line_style(WHITE)
         .x_labels(k)
         .x_label_formatter(&|x| {
             let i = x.round();

@@ -194,7 +194,7 @@ struct ManifestStimuli<'a> {
 struct ManifestModel<'a> {
     label: &'a str,
     architecture: &'a str,
-    /// `file <path> sha256:<hex>` or `random seed <n>`.
+    /// `sha256:<hex>` of the weights file, or `seed:<n>` for random weights.
     weights: &'a str,
     input_size: usize,
     capture_points: &'a [String],
