@@ -437,7 +437,9 @@ impl TensorWriter {
     /// Writes rows `row0..` of tensor `names[index]`.
     pub fn write_tensor_rows(&mut self, index: usize, row0: usize, data: &[f32]) -> Result<()> {
         let row: usize = self.shapes[index][1..].iter().product();
-        if data.len() % row.max(1) != 0 || row0 + data.len() / row.max(1) > self.shapes[index][0] {
+        if !data.len().is_multiple_of(row.max(1))
+            || row0 + data.len() / row.max(1) > self.shapes[index][0]
+        {
             return Err(Error::Invalid(format!(
                 "activation rows for '{}' do not fit shape {:?}",
                 self.names[index], self.shapes[index]

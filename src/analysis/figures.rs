@@ -155,7 +155,11 @@ fn layer_curve<DB: DrawingBackend>(
         .x_labels(l)
         .x_label_formatter(&|x| {
             let i = x.round();
-            if (x - i).abs() > 1e-6 || i < 0.0 || i as usize >= l || (i as usize) % step != 0 {
+            if (x - i).abs() > 1e-6
+                || i < 0.0
+                || i as usize >= l
+                || !(i as usize).is_multiple_of(step)
+            {
                 String::new()
             } else {
                 layer_names[i as usize].clone()

@@ -107,7 +107,7 @@ pub fn simulate_subjects(
         mag.and_then(|m| stimuli.labels[i][m].parse().ok())
             .unwrap_or(0.0)
     };
-    if sim.subjects == 0 || !(sim.noise >= 0.0) {
+    if sim.subjects == 0 || sim.noise.is_nan() || sim.noise < 0.0 {
         return Err(Error::Invalid(
             "simulated subjects: subjects ≥ 1 and noise ≥ 0".into(),
         ));
