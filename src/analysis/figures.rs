@@ -528,7 +528,8 @@ mod tests {
     #[test]
     fn percentiles_and_spread() {
         let sq = percentiles(&[3.0, 1.0, 2.0]);
-        assert_eq!(sq, vec![0.0, 100.0, 50.0, 100.0, 0.0, 0.0, 50.0, 0.0, 0.0]);
+        // Pairs (0,1), (0,2), (1,2) have ranks 3, 1, 2.
+        assert_eq!(sq, vec![0.0, 100.0, 0.0, 100.0, 0.0, 50.0, 0.0, 50.0, 0.0]);
         assert_eq!(spread(5, 12), vec![0, 1, 2, 3, 4]);
         assert_eq!(spread(21, 5), vec![0, 5, 10, 15, 20]);
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
