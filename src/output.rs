@@ -115,6 +115,27 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Writes a whole file atomically (temporary name, then rename).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes)?;
+    f.commit()
+}
+
+/// A CSV field, quoted when it holds a comma, quote or newline.
+pub fn csv_field(x: &str) -> String {
+    if x.contains([',', '"', '\n']) {
+        format!("\"{}\"", x.replace('"', "\"\""))
+    } else {
+        x.to_string()
+    }
+}
+
+/// A CSV number; empty when absent.
+pub fn csv_number(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| format!("{v}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use plotters::style::FontStyle;
 use super::report::{best_layers, file_safe};
 use super::AnalysisResult;
 use crate::error::{Error, Result};
-use crate::output::AtomicFile;
+use crate::output::write_file;
 use crate::rsa::compare::rankdata;
 use crate::rsa::condensed_to_square;
 use crate::rsa::summary::Summary;
@@ -72,9 +72,7 @@ fn save(
         image::ImageFormat::Png,
     )
     .map_err(|e| fail(&path, e.to_string()))?;
-    let mut f = AtomicFile::create(&path)?;
-    f.write_all(&bytes)?;
-    f.commit()?;
+    write_file(&path, &bytes)?;
     out.push(path);
     if let Some(svg) = svg {
         let path = folder.join(format!("{stem}.svg"));
@@ -85,9 +83,7 @@ fn save(
             svg(&root).map_err(|e| fail(&path, e))?;
             root.present().map_err(|e| fail(&path, plot_err(e)))?;
         }
-        let mut f = AtomicFile::create(&path)?;
-        f.write_all(text.as_bytes())?;
-        f.commit()?;
+        write_file(&path, text.as_bytes())?;
         out.push(path);
     }
     Ok(out)

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::AnalysisResult;
 use crate::arrays::TensorWriter;
 use crate::error::{Error, Result};
-use crate::output::AtomicFile;
+use crate::output::{csv_field as quote, csv_number as opt, write_file};
 use crate::rsa::summary::Summary;
 
 /// A label made safe for a file name.
@@ -28,21 +28,7 @@ pub fn file_safe(s: &str) -> String {
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    let mut f = AtomicFile::create(path)?;
-    f.write_all(text.as_bytes())?;
-    f.commit()
-}
-
-fn opt(v: Option<f64>) -> String {
-    v.map_or(String::new(), |v| format!("{v}"))
-}
-
-fn quote(x: &str) -> String {
-    if x.contains([',', '"', '\n']) {
-        format!("\"{}\"", x.replace('"', "\"\""))
-    } else {
-        x.to_string()
-    }
+    write_file(path, text.as_bytes())
 }
 
 /// `model/layer` split at the first slash (labels may not contain one; layer names may).

@@ -8,7 +8,7 @@ use clap::Args;
 use super::Failure;
 use crate::arrays::{read_arrays, Array};
 use crate::error::Error;
-use crate::output::AtomicFile;
+use crate::output::write_file;
 use crate::rsa::cka::linear_cka;
 
 #[derive(Args, Debug)]
@@ -78,8 +78,6 @@ pub fn run(args: &CkaArgs) -> Result<(), Failure> {
         }
         csv.push('\n');
     }
-    let mut f = AtomicFile::create(&args.out)?;
-    f.write_all(csv.as_bytes())?;
-    f.commit()?;
+    write_file(&args.out, csv.as_bytes())?;
     super::print_out(&csv)
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Failure;
 use crate::error::Error;
 use crate::gpu::Context;
-use crate::output::AtomicFile;
+use crate::output::{csv_field as quote, csv_number as opt, write_file};
 use crate::rsa::bootstrap::Resample;
 use crate::rsa::load::read_rdms;
 use crate::rsa::mantel::Alternative;
@@ -149,14 +149,8 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
     } else {
         serde_json::to_string_pretty(&results)? + "\n"
     };
-    let mut f = AtomicFile::create(&args.out)?;
-    f.write_all(text.as_bytes())?;
-    f.commit()?;
+    write_file(&args.out, text.as_bytes())?;
     super::print_out(&summary_table(&results))
-}
-
-fn opt(v: Option<f64>) -> String {
-    v.map_or(String::new(), |v| format!("{v}"))
 }
 
 /// One row per (model, subject), then per model a group row, then per model pair a difference row.
@@ -167,13 +161,6 @@ fn to_csv(r: &Results) -> String {
         "kind,model,other,subject,method,score,sem,p_value,ci_low,ci_high,noise_ceiling_lower,noise_ceiling_upper,permutations,bootstrap,seed\n",
     );
     let tail = format!("{},{},{}", s.permutations, s.bootstrap, s.seed);
-    let quote = |x: &str| {
-        if x.contains([',', '"']) {
-            format!("\"{}\"", x.replace('"', "\"\""))
-        } else {
-            x.to_string()
-        }
-    };
     for m in &r.summary.models {
         for ps in &m.per_subject {
             out += &format!(
