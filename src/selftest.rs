@@ -8,12 +8,14 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::gpu::{Context, Recorder, Tensor};
+use crate::ops::attention::{attention, attention_cpu, AttentionOutputs};
 use crate::ops::conv::{conv2d, conv2d_cpu, Conv2d};
 use crate::ops::elementwise::{self, add, gelu, relu, scale};
 use crate::ops::matmul::{matmul, matmul_cpu, Matmul, MatmulKernel};
 use crate::ops::norm::{self, batch_norm, layer_norm, BatchNormParams};
 use crate::ops::pool::{self, adaptive_avg_pool2d, avg_pool2d, max_pool2d, Pool2d};
 use crate::ops::softmax::{softmax_rows, softmax_rows_cpu};
+use crate::ops::tokens::{self, patch_tokens, reduce_tokens, slice_cols};
 
 /// Result of comparing a kernel's output with its CPU twin.
 #[derive(Debug, Clone, Serialize)]
@@ -96,6 +98,30 @@ fn upload(ctx: &Context, rng: &mut ChaCha8Rng, shape: &[usize]) -> Result<(Vec<f
 fn gpu(ctx: &Context, f: impl FnOnce(&mut Recorder<'_>) -> Result<Tensor>) -> Result<Vec<f32>> {
     let out = ctx.run(f)?;
     ctx.read(&out)
+}
+
+/// Attention on `qkv: [n, t, 3·heads·d]` with values spread ×3 (sharp softmax rows); values and
+/// probabilities compared as one vector.
+fn attention_case(
+    ctx: &Context,
+    rng: &mut ChaCha8Rng,
+    (n, t, heads, d): (usize, usize, usize, usize),
+) -> Result<Comparison> {
+    let qkv: Vec<f32> = random(rng, n * t * 3 * heads * d)
+        .iter()
+        .map(|v| v * 3.0)
+        .collect();
+    let qt = ctx.upload(&qkv, &[n, t, 3 * heads * d])?;
+    let both = AttentionOutputs {
+        values: true,
+        weights: true,
+    };
+    let (v, w) = ctx.run(|rec| attention(rec, &qt, heads, both))?;
+    let mut got = ctx.read(&v.expect("values asked"))?;
+    got.extend(ctx.read(&w.expect("weights asked"))?);
+    let (mut want, want_w) = attention_cpu(&qkv, n, t, heads);
+    want.extend(want_w);
+    Ok(compare(&got, &want, 1e-5, 1e-4))
 }
 
 fn matmul_case(
@@ -425,6 +451,67 @@ pub fn cases() -> Vec<Case> {
                     &norm::cpu::layer_norm(&x, &g, &b, 1e-6),
                     1e-5,
                     1e-5,
+                ))
+            },
+        },
+        Case {
+            name: "attention 3×11 tokens, 2 heads of 12",
+            run: |c, r| attention_case(c, r, (3, 11, 2, 12)),
+        },
+        Case {
+            name: "attention 1×150 tokens, 2 heads of 64",
+            run: |c, r| attention_case(c, r, (1, 150, 2, 64)),
+        },
+        Case {
+            name: "attention 3×5 tokens, 1 head of 100",
+            run: |c, r| attention_case(c, r, (3, 5, 1, 100)),
+        },
+        Case {
+            name: "patch_tokens 2×7×3×5 → 2×16×7",
+            run: |c, r| {
+                let (x, xt) = upload(c, r, &[2, 7, 3, 5])?;
+                let (pre, pt) = upload(c, r, &[7 + 16 * 7])?;
+                Ok(compare(
+                    &gpu(c, |rec| patch_tokens(rec, &xt, &pt))?,
+                    &tokens::cpu::patch_tokens(&x, 2, 7, &pre),
+                    0.0,
+                    0.0,
+                ))
+            },
+        },
+        Case {
+            name: "slice_cols 3×5×41 [13..30)",
+            run: |c, r| {
+                let (x, xt) = upload(c, r, &[3, 5, 41])?;
+                Ok(compare(
+                    &gpu(c, |rec| slice_cols(rec, &xt, 13, 17))?,
+                    &tokens::cpu::slice_cols(&x, 41, 13, 17),
+                    0.0,
+                    0.0,
+                ))
+            },
+        },
+        Case {
+            name: "reduce_tokens mean 3×197×37",
+            run: |c, r| {
+                let (x, xt) = upload(c, r, &[3, 197, 37])?;
+                Ok(compare(
+                    &gpu(c, |rec| reduce_tokens(rec, &xt, false))?,
+                    &tokens::cpu::reduce_tokens(&x, 197, 37, false),
+                    1e-6,
+                    1e-5,
+                ))
+            },
+        },
+        Case {
+            name: "reduce_tokens max 2×9×300",
+            run: |c, r| {
+                let (x, xt) = upload(c, r, &[2, 9, 300])?;
+                Ok(compare(
+                    &gpu(c, |rec| reduce_tokens(rec, &xt, true))?,
+                    &tokens::cpu::reduce_tokens(&x, 9, 300, true),
+                    0.0,
+                    0.0,
                 ))
             },
         },

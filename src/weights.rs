@@ -23,6 +23,9 @@ use crate::error::{Error, Result};
 pub enum Init {
     /// Normal with mean 0 and this standard deviation.
     Normal { std: f64 },
+    /// `torch.nn.init.trunc_normal_(std=std, a=-bound, b=bound)`: normal with mean 0, values
+    /// outside `[-bound, bound]` (absolute, not in units of std) redrawn.
+    TruncNormal { std: f64, bound: f64 },
     /// Uniform on `[-bound, bound)`.
     Uniform { bound: f64 },
     /// Every element the same value.
@@ -119,6 +122,15 @@ impl Weights {
                 rng.set_stream(fnv1a(&s.name));
                 let data = match &s.init {
                     Init::Normal { std } => normals(&mut rng, s.len(), *std),
+                    Init::TruncNormal { std, bound } => {
+                        let mut v = Vec::with_capacity(s.len());
+                        while v.len() < s.len() {
+                            let pair = normals(&mut rng, 2, *std);
+                            v.extend(pair.into_iter().filter(|x| f64::from(x.abs()) <= *bound));
+                        }
+                        v.truncate(s.len());
+                        v
+                    }
                     Init::Uniform { bound } => (0..s.len())
                         .map(|_| ((2.0 * unit(&mut rng) - 1.0) * bound) as f32)
                         .collect(),

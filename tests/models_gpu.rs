@@ -5,6 +5,7 @@ mod common;
 
 use common::fixture_rule;
 use serde::Deserialize;
+use ventral::models::vit::{vit, Family, VitConfig};
 use ventral::models::{build, Capture, Network, Reduce};
 use ventral::Context;
 
@@ -13,6 +14,20 @@ struct Fixture {
     model: String,
     input_shape: Vec<usize>,
     points: Vec<PointFixture>,
+    /// ViT fixtures: the reduced model's `VitConfig` fields.
+    config: Option<VitFixtureConfig>,
+}
+
+#[derive(Deserialize)]
+struct VitFixtureConfig {
+    family: String,
+    image_size: usize,
+    patch: usize,
+    dim: usize,
+    depth: usize,
+    heads: usize,
+    mlp: usize,
+    classes: usize,
 }
 
 #[derive(Deserialize)]
@@ -73,7 +88,27 @@ fn check_model(model: &str) {
 fn check_model_on(ctx: &Context, model: &str) {
     let fx = fixture(model);
     assert_eq!(fx.model, model);
-    let graph = build(model).unwrap();
+    let graph = match &fx.config {
+        Some(c) => {
+            let family = match c.family.as_str() {
+                "torchvision" => Family::Torchvision,
+                "timm" => Family::Timm,
+                f => panic!("family {f}"),
+            };
+            let cfg = VitConfig {
+                family,
+                image_size: c.image_size,
+                patch: c.patch,
+                dim: c.dim,
+                depth: c.depth,
+                heads: c.heads,
+                mlp: c.mlp,
+                classes: c.classes,
+            };
+            vit(model, &cfg)
+        }
+        None => build(model).unwrap(),
+    };
     let names: Vec<&str> = graph.points.iter().map(|p| p.name.as_str()).collect();
     let want_names: Vec<&str> = fx.points.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
@@ -82,7 +117,11 @@ fn check_model_on(ctx: &Context, model: &str) {
     );
 
     let weights = fixture_rule::weights(&graph.specs);
-    let capture = Capture::parse(&graph, "all", Reduce::None).unwrap();
+    // Every point, the on-request ones included.
+    let capture = Capture {
+        points: names.iter().map(|n| n.to_string()).collect(),
+        reduce: Reduce::None,
+    };
     let net = Network::new(ctx, graph, &weights).unwrap();
     let x = fixture_rule::rule("input", &fx.input_shape);
     let got = net.extract(&x, &fx.input_shape, &capture).unwrap();
@@ -142,6 +181,23 @@ fn cornet_z_matches_pytorch() {
 #[test]
 fn deepcluster_alexnet_matches_pytorch() {
     check_model("deepcluster_alexnet");
+}
+
+#[test]
+fn vit_torchvision_family_matches_pytorch() {
+    check_model("vit_tiny_torchvision");
+}
+
+#[test]
+fn vit_timm_family_matches_timm() {
+    check_model("vit_tiny_timm");
+}
+
+#[test]
+fn vit_position_embedding_resampling_matches_timm() {
+    // 4×4 grid to 5×5 (upsampling) and 3×3 (antialiased downsampling).
+    check_model("vit_tiny_timm_40px");
+    check_model("vit_tiny_timm_24px");
 }
 
 #[test]

@@ -5,6 +5,10 @@
 - `capture(model, x)`: every named module's forward-hook output, in completion order, cloned, with
   ":1".. ":k" suffixes for modules called k > 1 times: ventral's capture point names.
 - `state_dict_for_ventral(model)`: the tensors ventral reads (no num_batches_tracked), float32.
+- ViTs: `make("vit_b_16")` (torchvision) and `make("timm/vit_base_patch16_224")` (timm, no
+  pretrained weights) build the full models; `make_vit(cfg)` builds a reduced one from ventral's
+  `VitConfig` fields; `capture_vit(model, x)` records ventral's ViT capture points, including the
+  on-request ones (`…:q`, `…:k`, `…:v`, `…:weights`) and torchvision's `pre_logits`.
 """
 from collections import OrderedDict
 
@@ -104,6 +108,9 @@ def make(name, weights=None):
                 nn.init.constant_(m.bias, 0)
     elif name == "deepcluster_alexnet":
         model = DeepClusterAlexNet()
+    elif name.startswith("timm/"):
+        import timm
+        model = timm.create_model(name[len("timm/"):], pretrained=False)
     else:
         model = torchvision.models.get_model(name, weights=weights)
     model.eval()
@@ -144,6 +151,74 @@ def capture(model, x):
     return out
 
 
+
+
+def make_vit(cfg):
+    """A reduced ViT from ventral's VitConfig fields (family, image_size, patch, dim, depth, heads,
+    mlp, classes). timm models resample their position embedding for other input sizes."""
+    if cfg["family"] == "torchvision":
+        model = torchvision.models.VisionTransformer(
+            image_size=cfg["image_size"], patch_size=cfg["patch"], num_layers=cfg["depth"],
+            num_heads=cfg["heads"], hidden_dim=cfg["dim"], mlp_dim=cfg["mlp"], num_classes=cfg["classes"])
+    else:
+        from timm.models.vision_transformer import VisionTransformer
+        model = VisionTransformer(
+            img_size=cfg["image_size"], patch_size=cfg["patch"], embed_dim=cfg["dim"], depth=cfg["depth"],
+            num_heads=cfg["heads"], mlp_ratio=cfg["mlp"] / cfg["dim"], num_classes=cfg["classes"],
+            dynamic_img_size=True)
+    return model.eval()
+
+
+def capture_vit(model, x):
+    """ventral's ViT capture points, in ventral's order: forward-hook outputs of the modules it
+    names (torchvision: every module; timm: all but Identity, DropPath and Dropout modules, keeping
+    pos_drop and fc_norm), plus q, k, v (the in-projection split in three) and the attention
+    probabilities [N, H, T, T] after each block's first norm, and torchvision's pre_logits
+    (the class token after encoder.ln)."""
+    tv = isinstance(model, torchvision.models.VisionTransformer)
+    out = []
+
+    def extra_attention(prefix, qkv, heads):
+        q, k, v = qkv.chunk(3, dim=-1)
+        for part, t in (("q", q), ("k", k), ("v", v)):
+            out.append((f"{prefix}:{part}", t.clone()))
+        n, t_, d = q.shape
+        split = lambda z: z.reshape(n, t_, heads, d // heads).transpose(1, 2)
+        scores = split(q) @ split(k).transpose(-2, -1) * (d // heads) ** -0.5
+        out.append((f"{prefix}:weights", scores.softmax(-1)))
+
+    def hook(name, module):
+        def f(m, i, o):
+            o = o[0] if isinstance(o, tuple) else o
+            out.append((name, o.detach().clone()))
+            if tv and name.endswith(".ln_1"):
+                mha = model.get_submodule(name[: -len(".ln_1")] + ".self_attention")
+                qkv = nn.functional.linear(o, mha.in_proj_weight, mha.in_proj_bias)
+                extra_attention(name[: -len(".ln_1")] + ".self_attention", qkv, mha.num_heads)
+            if not tv and name.endswith(".attn.qkv"):
+                attn = model.get_submodule(name[: -len(".qkv")])
+                extra_attention(name[: -len(".qkv")], o, attn.num_heads)
+        return f
+
+    def keep(name, module):
+        if not name or name.endswith("out_proj"):
+            return False
+        if tv:
+            return True
+        if name in ("pos_drop", "fc_norm"):
+            return True
+        kind = type(module).__name__
+        return kind not in ("Identity", "DropPath", "Dropout", "PatchEmbed")
+
+    hooks = [m.register_forward_hook(hook(n, m)) for n, m in model.named_modules() if keep(n, m)]
+    if tv:
+        hooks.append(model.heads.register_forward_pre_hook(
+            lambda m, i: out.append(("pre_logits", i[0].detach().clone()))))
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return out
 
 
 def state_dict_for_ventral(model):

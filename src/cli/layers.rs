@@ -41,11 +41,17 @@ pub fn run(args: &LayersArgs) -> Result<(), Failure> {
         println!("{}", serde_json::to_string_pretty(&table)?);
         return Ok(());
     }
-    let width = table.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+    let width = table.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5) + 2;
+    let on_request = table.iter().filter(|r| r.on_request).count();
     let mut out = format!(
-        "{} at {h}×{w}: {} capture points\n",
+        "{} at {h}×{w}: {} capture points{}\n",
         graph.model,
-        table.len()
+        table.len(),
+        if on_request > 0 {
+            format!(" ({on_request} marked * only when named: --layers all leaves them out)")
+        } else {
+            String::new()
+        }
     );
     writeln!(
         out,
@@ -63,7 +69,11 @@ pub fn run(args: &LayersArgs) -> Result<(), Failure> {
         writeln!(
             out,
             "{:width$}  {:>16}  {:>10}  {:>6}  {:>5}",
-            r.name,
+            if r.on_request {
+                format!("{} *", r.name)
+            } else {
+                r.name.clone()
+            },
             shape,
             r.features,
             opt(r.receptive_field.size),

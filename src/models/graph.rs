@@ -37,6 +37,49 @@ pub enum Op {
     },
     /// Elementwise sum of two inputs (the residual connection).
     Add,
+    /// `nn.LayerNorm` over the last dimension; tensors `{prefix}.weight`, `{prefix}.bias`.
+    LayerNorm {
+        prefix: String,
+        eps: f32,
+    },
+    /// `nn.GELU()`, exact erf form.
+    Gelu,
+    /// Patch grid `[N, D, gh, gw]` to tokens `[N, 1 + gh·gw, D]`: the class token first, then
+    /// the patches in row-major order, plus the position embedding, which is stored for a
+    /// `grid` of patches and resampled bicubically for any other (as timm does).
+    Tokens {
+        class_token: String,
+        pos_embed: String,
+        grid: [usize; 2],
+    },
+    /// Multi-head self-attention on `qkv: [N, T, 3D]` (the in-projection's output): `[N, T, D]`.
+    Attention {
+        heads: usize,
+    },
+    /// The attention probabilities of the same: `[N, H, T, T]`.
+    AttentionWeights {
+        heads: usize,
+    },
+    /// Columns `offset..offset + width` of the last dimension (q, k or v of a packed `qkv`).
+    Slice {
+        offset: usize,
+        width: usize,
+    },
+    /// The class token `x[:, 0]` of `[N, T, D]`: `[N, D]`.
+    ClassToken,
+}
+
+/// How a node's output is laid out, which decides what a reduction does to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Feature maps `[N, C, H, W]`.
+    Image,
+    /// Token sequences `[N, T, D]`.
+    Tokens,
+    /// Attention probabilities `[N, H, T, T]`.
+    Heads,
+    /// Vectors `[N, F]`.
+    Flat,
 }
 
 /// One step of the forward pass.
@@ -52,6 +95,8 @@ pub struct Node {
 pub struct Point {
     pub name: String,
     pub node: NodeId,
+    /// Left out of `all` (big, or recomputed only when asked: attention probabilities, q/k/v).
+    pub on_request: bool,
 }
 
 /// A model's architecture: nodes, capture points in PyTorch forward-hook order, and weight specs.
@@ -77,6 +122,21 @@ impl Graph {
     /// The point called `name`.
     pub fn point(&self, name: &str) -> Option<&Point> {
         self.points.iter().find(|p| p.name == name)
+    }
+
+    /// The layout of node `id`'s output, whose shape has `rank` dimensions.
+    pub fn layout(&self, id: NodeId, rank: usize) -> Layout {
+        match (&self.nodes[id].op, rank) {
+            (Op::AttentionWeights { .. }, _) => Layout::Heads,
+            (_, 4) => Layout::Image,
+            (_, 3) => Layout::Tokens,
+            _ => Layout::Flat,
+        }
+    }
+
+    /// True for transformers (models with a token sequence).
+    pub fn has_tokens(&self) -> bool {
+        self.nodes.iter().any(|n| matches!(n.op, Op::Tokens { .. }))
     }
 
     /// Output shape of every node for an input `[n, in_channels, h, w]`, or an error naming the
@@ -153,7 +213,7 @@ impl Graph {
             Op::Linear { weight, .. } => {
                 let x = x()?;
                 let ws = spec(weight)?;
-                if x.len() != 2 || x[1] != ws[1] {
+                if x.len() < 2 || x[x.len() - 1] != ws[1] {
                     return Err(Error::shape(
                         "linear",
                         format!(
@@ -162,7 +222,9 @@ impl Graph {
                         ),
                     ));
                 }
-                vec![x[0], ws[0]]
+                let mut s = x.to_vec();
+                *s.last_mut().expect("rank ≥ 2") = ws[0];
+                s
             }
             Op::Add => {
                 let (a, b) = (&all[node.inputs[0]], &all[node.inputs[1]]);
@@ -173,6 +235,64 @@ impl Graph {
                     ));
                 }
                 a.clone()
+            }
+            Op::LayerNorm { prefix, .. } => {
+                let x = x()?;
+                let c = spec(&format!("{prefix}.weight"))?[0];
+                if x.last() != Some(&c) {
+                    return Err(Error::shape(
+                        "layer_norm",
+                        format!("input {x:?} does not end in {c} features"),
+                    ));
+                }
+                x.to_vec()
+            }
+            Op::Gelu => x()?.to_vec(),
+            Op::Tokens { class_token, .. } => {
+                let x = x()?;
+                let d = *spec(class_token)?.last().unwrap_or(&0);
+                if x.len() != 4 || x[1] != d {
+                    return Err(Error::shape(
+                        "tokens",
+                        format!("patch grid {x:?} does not have {d} channels"),
+                    ));
+                }
+                vec![x[0], 1 + x[2] * x[3], d]
+            }
+            Op::Attention { heads } | Op::AttentionWeights { heads } => {
+                let x = x()?;
+                if x.len() != 3 || !x[2].is_multiple_of(3 * heads) {
+                    return Err(Error::shape(
+                        "attention",
+                        format!("qkv {x:?} does not split into q, k, v of {heads} heads"),
+                    ));
+                }
+                if matches!(node.op, Op::Attention { .. }) {
+                    vec![x[0], x[1], x[2] / 3]
+                } else {
+                    vec![x[0], *heads, x[1], x[1]]
+                }
+            }
+            Op::Slice { offset, width } => {
+                let mut x = x()?.to_vec();
+                if x.last().is_none_or(|&l| offset + width > l) {
+                    return Err(Error::shape(
+                        "slice",
+                        format!("columns {offset}..{} of {x:?}", offset + width),
+                    ));
+                }
+                *x.last_mut().expect("checked") = *width;
+                x
+            }
+            Op::ClassToken => {
+                let x = x()?;
+                if x.len() != 3 {
+                    return Err(Error::shape(
+                        "class_token",
+                        format!("input {x:?} is not a token sequence"),
+                    ));
+                }
+                vec![x[0], x[2]]
             }
         })
     }
@@ -203,7 +323,16 @@ impl Graph {
                     let s = &shapes[id];
                     2.0 * (s[0] * s[2] * s[3]) as f64 * spec_len(weight) as f64
                 }
-                Op::Linear { weight, .. } => 2.0 * shapes[id][0] as f64 * spec_len(weight) as f64,
+                Op::Linear { weight, .. } => {
+                    let s = &shapes[id];
+                    let rows = s.iter().product::<usize>() / s.last().copied().unwrap_or(1).max(1);
+                    2.0 * rows as f64 * spec_len(weight) as f64
+                }
+                // Q·Kᵀ and P·V: two multiply-adds per query, key and feature.
+                Op::Attention { .. } => {
+                    let s = &shapes[id];
+                    4.0 * (s[0] * s[1] * s[1] * s[2]) as f64
+                }
                 _ => 0.0,
             })
             .sum()
@@ -260,8 +389,19 @@ impl Graph {
                         whole
                     }
                 }
-                Op::Flatten | Op::Linear { .. } => whole,
-                Op::BatchNorm { .. } | Op::Relu => prev.unwrap_or(whole),
+                // A linear layer on tokens acts per token; on a vector it sees everything.
+                Op::Linear { .. } if shapes[node.inputs[0]].len() == 3 => prev.unwrap_or(whole),
+                Op::Flatten
+                | Op::Linear { .. }
+                | Op::Attention { .. }
+                | Op::AttentionWeights { .. }
+                | Op::ClassToken => whole,
+                Op::BatchNorm { .. }
+                | Op::Relu
+                | Op::LayerNorm { .. }
+                | Op::Gelu
+                | Op::Slice { .. }
+                | Op::Tokens { .. } => prev.unwrap_or(whole),
                 Op::Add => node
                     .inputs
                     .iter()
@@ -318,7 +458,23 @@ impl Builder {
         self.g.points.push(Point {
             name: name.into(),
             node,
+            on_request: false,
         });
+    }
+
+    /// Appends a node captured only when asked for by name (not by `all`).
+    pub fn push_on_request(&mut self, name: &str, op: Op, input: NodeId) -> NodeId {
+        let id = self.g.nodes.len();
+        self.g.nodes.push(Node {
+            op,
+            inputs: vec![input],
+        });
+        self.g.points.push(Point {
+            name: name.into(),
+            node: id,
+            on_request: true,
+        });
+        id
     }
 
     pub fn spec(&mut self, name: String, shape: Vec<usize>, init: Init) {
@@ -396,6 +552,19 @@ impl Builder {
     /// `nn.Linear(channels, out)` with bias.
     pub fn linear(&mut self, name: &str, out: usize, weight_init: Init, bias_init: Init) -> NodeId {
         let (weight, bias) = (format!("{name}.weight"), format!("{name}.bias"));
+        self.linear_tensors(Some(name), (weight, bias), out, weight_init, bias_init)
+    }
+
+    /// A linear layer over the last dimension whose tensors have their own names (PyTorch's
+    /// `in_proj_weight`), named `point` when it is a capture point.
+    pub fn linear_tensors(
+        &mut self,
+        point: Option<&str>,
+        (weight, bias): (String, String),
+        out: usize,
+        weight_init: Init,
+        bias_init: Init,
+    ) -> NodeId {
         self.spec(weight.clone(), vec![out, self.channels], weight_init);
         self.spec(bias.clone(), vec![out], bias_init);
         self.channels = out;
@@ -403,7 +572,7 @@ impl Builder {
             weight,
             bias: Some(bias),
         };
-        self.push(Some(name), op, vec![self.cur])
+        self.push(point, op, vec![self.cur])
     }
 
     /// An identity module (`Dropout` in eval mode, `Identity`): a name for the current output.

@@ -8,9 +8,10 @@ mod graph;
 mod network;
 mod resnet;
 mod vgg;
+pub mod vit;
 
 pub use alexnet::DEEPCLUSTER_CLUSTERS;
-pub use graph::{Graph, Node, NodeId, Op, Point, ReceptiveField};
+pub use graph::{Graph, Layout, Node, NodeId, Op, Point, ReceptiveField};
 pub use network::{Capture, Network, Reduce};
 
 use crate::error::{Error, Result};
@@ -33,9 +34,23 @@ pub const MODELS: &[&str] = &[
     "resnet152",
     "cornet_z",
     "deepcluster_alexnet",
+    "vit_b_16",
+    "vit_b_32",
+    "vit_l_16",
+    "vit_l_32",
+    "vit_h_14",
+    "timm/vit_tiny_patch16_224",
+    "timm/vit_small_patch16_224",
+    "timm/vit_base_patch16_224",
+    "timm/vit_base_patch32_224",
+    "timm/vit_large_patch16_224",
+    "timm/deit_tiny_patch16_224",
+    "timm/deit_small_patch16_224",
+    "timm/deit_base_patch16_224",
 ];
 
-/// The architecture called `name` (one of [`MODELS`]).
+/// The architecture called `name`: one of [`MODELS`], or any timm ViT/DeiT id of the form
+/// `timm/{vit,deit}_{tiny,small,base,large}_patch{P}_{S}`.
 pub fn build(name: &str) -> Result<Graph> {
     let unknown = || {
         Error::Invalid(format!(
@@ -60,6 +75,9 @@ pub fn build(name: &str) -> Result<Graph> {
         _ if name.starts_with("resnet") => {
             name["resnet".len()..].parse().ok().and_then(resnet::resnet)
         }
+        _ if name.starts_with("vit_") || name.starts_with("timm/") => {
+            vit::config(name).map(|c| vit::vit(name, &c))
+        }
         _ => None,
     };
     graph.ok_or_else(unknown)
@@ -73,6 +91,8 @@ pub struct LayerInfo {
     pub shape: Vec<usize>,
     pub features: usize,
     pub receptive_field: ReceptiveField,
+    /// Captured only when named (not by `all`).
+    pub on_request: bool,
 }
 
 /// Every capture point of `graph` for an input of `h × w` pixels.
@@ -89,6 +109,7 @@ pub fn layer_table(graph: &Graph, h: usize, w: usize) -> Result<Vec<LayerInfo>> 
                 features: shape.iter().product(),
                 shape,
                 receptive_field: rf[p.node],
+                on_request: p.on_request,
             }
         })
         .collect())

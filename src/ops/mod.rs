@@ -4,12 +4,14 @@
 //! Every dispatcher records into a [`Recorder`](crate::Recorder) and splits its operands into
 //! windows that fit the storage-binding limit, so tensors larger than one binding work unchanged.
 
+pub mod attention;
 pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod softmax;
+pub mod tokens;
 
 use crate::error::{Error, Result};
 use crate::gpu::{BindingKind, KernelFamily};
@@ -52,6 +54,17 @@ pub(crate) static BATCH_NORM: KernelFamily = KernelFamily {
     bindings: &[Uniform, Read, Read, Read, Read, Read, ReadWrite],
 };
 
+pub(crate) static ATTENTION: KernelFamily = KernelFamily {
+    name: "attention",
+    source: include_str!("../../shaders/attention.wgsl"),
+    bindings: &[Uniform, Read, ReadWrite, ReadWrite],
+};
+pub(crate) static TOKENS: KernelFamily = KernelFamily {
+    name: "tokens",
+    source: include_str!("../../shaders/tokens.wgsl"),
+    bindings: &[Uniform, Read, Read, ReadWrite],
+};
+
 pub(crate) static MANTEL: KernelFamily = KernelFamily {
     name: "mantel",
     source: include_str!("../../shaders/mantel.wgsl"),
@@ -67,6 +80,8 @@ pub static FAMILIES: &[&KernelFamily] = &[
     &SOFTMAX,
     &LAYER_NORM,
     &BATCH_NORM,
+    &ATTENTION,
+    &TOKENS,
     &MANTEL,
 ];
 

@@ -358,27 +358,47 @@ struct Coeffs {
     weights: Vec<i32>,
 }
 
-fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
+/// Pillow's (and PyTorch's antialiased `interpolate`) resampling weights for one axis: for each
+/// output index, the first source index and the normalised f64 weights of its window.
+pub(crate) fn filter_weights(
+    in_size: usize,
+    out_size: usize,
+    filter: Filter,
+) -> Vec<(usize, Vec<f64>)> {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = filter.support() * filterscale;
     // Pillow multiplies by the reciprocal; dividing rounds differently and moves weights by 1 ulp.
     let ss = 1.0 / filterscale;
+    (0..out_size)
+        .map(|xx| {
+            let center = (xx as f64 + 0.5) * scale;
+            // C casts truncate toward zero.
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
+            let w: Vec<f64> = (0..xmax - xmin)
+                .map(|x| filter.weight((x as f64 + xmin as f64 - center + 0.5) * ss))
+                .collect();
+            let total: f64 = w.iter().sum();
+            let w = w
+                .iter()
+                .map(|&v| if total != 0.0 { v / total } else { v })
+                .collect();
+            (xmin, w)
+        })
+        .collect()
+}
+
+fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
+    let support = filter.support() * (in_size as f64 / out_size as f64).max(1.0);
     let ksize = support.ceil() as usize * 2 + 1;
     let mut bounds = Vec::with_capacity(out_size);
     let mut weights = vec![0i32; out_size * ksize];
-    for xx in 0..out_size {
-        let center = (xx as f64 + 0.5) * scale;
-        // C casts truncate toward zero.
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-        let count = xmax - xmin;
-        let w: Vec<f64> = (0..count)
-            .map(|x| filter.weight((x as f64 + xmin as f64 - center + 0.5) * ss))
-            .collect();
-        let total: f64 = w.iter().sum();
-        for (x, &v) in w.iter().enumerate() {
-            let k = if total != 0.0 { v / total } else { v };
+    for (xx, (xmin, w)) in filter_weights(in_size, out_size, filter)
+        .into_iter()
+        .enumerate()
+    {
+        for (x, &k) in w.iter().enumerate() {
             let f = k * f64::from(1u32 << PRECISION_BITS);
             weights[xx * ksize + x] = if k < 0.0 {
                 (f - 0.5) as i32
@@ -386,7 +406,7 @@ fn coeffs(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
                 (f + 0.5) as i32
             };
         }
-        bounds.push((xmin, count));
+        bounds.push((xmin, w.len()));
     }
     Coeffs {
         bounds,

@@ -30,9 +30,14 @@ pub fn rule(name: &str, shape: &[usize]) -> Vec<f32> {
                 * (0.5f64).powi(53);
             let v = match leaf {
                 _ if name == "input" => 2.0 * u - 1.0,
-                "weight" if shape.len() >= 2 => (2.0 * u - 1.0) * (6.0 / fan_in as f64).sqrt(),
+                _ if leaf.ends_with("weight") && shape.len() >= 2 => {
+                    (2.0 * u - 1.0) * (6.0 / fan_in as f64).sqrt()
+                }
                 "weight" | "running_var" => 0.5 + u,
-                "bias" | "running_mean" => 0.2 * (2.0 * u - 1.0),
+                _ if leaf.ends_with("bias") || leaf == "running_mean" => 0.2 * (2.0 * u - 1.0),
+                "class_token" | "cls_token" | "pos_embedding" | "pos_embed" => {
+                    0.5 * (2.0 * u - 1.0)
+                }
                 _ => panic!("no rule for {name}"),
             };
             v as f32
