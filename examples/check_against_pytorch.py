@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Full-size fidelity check: every capture point of ventral vs PyTorch, on real images.
 
-For each model: torchvision's seeded init (torch.manual_seed(SEED)) is exported with
-weights/export_torchvision.py; PyTorch runs the first N images of the folder through
-Resize(256) → CenterCrop(224) → ToTensor → Normalize and records every module's forward-hook output
-(ReLUs not in place, outputs cloned); `ventral extract --images` does the same from the image files
-(its own decoding and preprocessing). Reports the relative L2 error ||ventral − torch|| / ||torch||
+For each model: the seeded init (torch.manual_seed(SEED)) of torchvision (or timm, for timm/ ids)
+is exported with weights/export_torchvision.py; PyTorch runs the first N images of the folder through
+Resize(256) → CenterCrop(224) → ToTensor → Normalize (timm models: timm's own eval transform, which
+for the ViTs checked here is ventral's `--preprocess timm`: bicubic, crop 0.9, mean = std = 0.5) and
+records every module's forward-hook output (ReLUs not in place, outputs cloned; ViTs: every point of
+`ventral layers`, the on-request q, k, v and attention probabilities included); `ventral extract
+--images` does the same from the image files (its own decoding and preprocessing). Reports the relative L2 error ||ventral − torch|| / ||torch||
 per capture point: worst, median, and the worst point's name. With --bench, also PyTorch CPU
 throughput (batch 16, median of 3 after a warm-up) on this machine.
 
   cargo build --release
   python examples/check_against_pytorch.py --images ../shared/data/kriegeskorte92/images --n 4 \\
       --models alexnet,vgg16,resnet50 --out /tmp/ventral-check
+  python examples/check_against_pytorch.py --images ../shared/data/kriegeskorte92/images --n 2 \\
+      --models vit_b_16,timm/vit_base_patch16_224 --out /tmp/ventral-check-vit
 
 Needs torch, torchvision, safetensors, Pillow, numpy. Writes report.json and report.md to --out.
 """
@@ -32,10 +36,25 @@ from torchvision import transforms as T
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "weights"))
 from export_torchvision import export  # noqa: E402
-from reference_models import capture, make  # noqa: E402
+from reference_models import capture, capture_vit, make  # noqa: E402
 
 ALL = ("alexnet,vgg11,vgg11_bn,vgg13,vgg13_bn,vgg16,vgg16_bn,vgg19,vgg19_bn,resnet18,resnet34,resnet50,"
-       "resnet101,resnet152,cornet_z,deepcluster_alexnet")
+       "resnet101,resnet152,cornet_z,deepcluster_alexnet,vit_b_16,timm/vit_base_patch16_224")
+
+
+def is_vit(name):
+    return name.startswith("vit_") or name.startswith("timm/")
+
+
+def timm_transform(model):
+    import timm.data
+    cfg = timm.data.resolve_data_config({}, model=model)
+    ventral_timm = {"interpolation": "bicubic", "crop_pct": 0.9, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
+    for k, v in ventral_timm.items():
+        got = tuple(cfg[k]) if isinstance(v, tuple) else cfg[k]
+        if got != v:
+            sys.exit(f"{k} of this timm model is {cfg[k]}, not ventral's --preprocess timm default {v}")
+    return timm.data.create_transform(**cfg)
 
 
 def torch_throughput(model, batch=16, samples=3):
@@ -65,7 +84,7 @@ def main():
     files = sorted(f for f in Path(a.images).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg"))[: a.n]
     tf = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
                     T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
-    x = torch.stack([tf(Image.open(f).convert("RGB")) for f in files])
+    images = [Image.open(f).convert("RGB") for f in files]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -73,15 +92,19 @@ def main():
         for f in files:
             (tmp / "images" / f.name).symlink_to(f.resolve())
         for name in a.models.split(","):
-            wfile = tmp / f"{name}.safetensors"
+            stem = name.replace("/", "_")
+            wfile = tmp / f"{stem}.safetensors"
             export(name, wfile, seed=a.seed)
             torch.manual_seed(a.seed)
             model = make(name)
-            want = dict(capture(model, x))
-            acts = tmp / f"{name}-acts.safetensors"
+            timm_model = name.startswith("timm/")
+            x = torch.stack([(timm_transform(model) if timm_model else tf)(im) for im in images])
+            want = dict(capture_vit(model, x) if is_vit(name) else capture(model, x))
+            acts = tmp / f"{stem}-acts.safetensors"
             t0 = time.perf_counter()
             subprocess.run([a.ventral, "extract", "--model", name, "--weights", str(wfile), "--images",
-                            str(tmp / "images"), "--layers", "all", "--batch", str(len(files)),
+                            str(tmp / "images"), "--layers", ",".join(want), "--batch", str(len(files)),
+                            "--preprocess", "timm" if timm_model else "torchvision",
                             "--out", str(acts)], check=True, stdout=subprocess.DEVNULL)
             secs = time.perf_counter() - t0
             got = load_file(str(acts))
@@ -89,7 +112,9 @@ def main():
             for point, t in want.items():
                 w = t.double().numpy().reshape(len(files), -1)
                 g = got[point].astype(np.float64)
-                errs[point] = float(np.linalg.norm(g - w) / max(np.linalg.norm(w), 1e-30))
+                # torchvision zero-initialises the ViT head: both sides give exact zeros there.
+                diff = np.linalg.norm(g - w)
+                errs[point] = float(diff / np.linalg.norm(w)) if np.linalg.norm(w) > 0 else float(diff)
             worst = max(errs, key=errs.get)
             row = {"model": name, "points": len(errs), "images": len(files),
                    "worst_point": worst, "worst_rel_l2": errs[worst],

@@ -1,12 +1,14 @@
 // Token layout kernels for transformers: patch grid → token sequence with class token and position
-// embedding, a column slice of rows (class token, q / k / v), and a mean or max over tokens.
+// embedding, a column slice of rows (class token, q / k / v), and a mean or max over tokens (over a
+// chunk of the tokens when a whole sequence does not fit one binding, accumulating onto `out`).
 // One invocation per output element; *_base is the element index of a window's logical start.
 
 struct Params {
     a: u32,         // patch_tokens: items;  slice: rows;  reduce: items
     b: u32,         // patch_tokens: T;      slice: input row length;  reduce: T
     c: u32,         // patch_tokens: D;      slice: offset in the row; reduce: D
-    d: u32,         //                       slice: width;             reduce: 1 for max, 0 for mean
+    d: u32,         //                       slice: width;             reduce: bit 0 max (else mean), bit 1 accumulate onto out
+    e: u32,         //                                                 reduce: tokens in the whole sequence (the mean's divisor)
     x_base: u32,
     y_base: u32,
     out_base: u32,
@@ -63,5 +65,11 @@ fn reduce_tokens(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         s += v;
         m = max(m, v);
     }
-    out[p.out_base + i] = select(s / f32(tokens), m, p.d == 1u);
+    let is_max = (p.d & 1u) != 0u;
+    var r = select(s / f32(p.e), m, is_max);
+    if ((p.d & 2u) != 0u) {
+        let prev = out[p.out_base + i];
+        r = select(prev + r, max(prev, r), is_max);
+    }
+    out[p.out_base + i] = r;
 }

@@ -463,8 +463,8 @@ pub fn cases() -> Vec<Case> {
             run: |c, r| attention_case(c, r, (1, 150, 2, 64)),
         },
         Case {
-            name: "attention 3×5 tokens, 1 head of 100",
-            run: |c, r| attention_case(c, r, (3, 5, 1, 100)),
+            name: "attention 2×3 tokens, 1 head of 100",
+            run: |c, r| attention_case(c, r, (2, 3, 1, 100)),
         },
         Case {
             name: "patch_tokens 2×7×3×5 → 2×16×7",

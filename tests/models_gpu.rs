@@ -312,3 +312,131 @@ fn spatial_mean_and_max_are_reduced_on_the_gpu() {
     assert_eq!(got_mean[2], full[2]);
     assert_eq!(got_max[2], full[2]);
 }
+
+fn tiny_timm_vit() -> ventral::models::Graph {
+    let cfg = VitConfig {
+        family: Family::Timm,
+        image_size: 32,
+        patch: 8,
+        dim: 24,
+        depth: 2,
+        heads: 2,
+        mlp: 48,
+        classes: 7,
+    };
+    vit("vit_tiny_timm", &cfg)
+}
+
+#[test]
+fn token_and_attention_reductions_are_done_on_the_gpu() {
+    let Some(ctx) = common::context(None) else {
+        return;
+    };
+    let graph = tiny_timm_vit();
+    let weights = fixture_rule::weights(&graph.specs);
+    let net = Network::new(&ctx, graph.clone(), &weights).unwrap();
+    let shape = [3, 3, 32, 32];
+    let (n, t, d, h) = (3, 17, 24, 2);
+    let x = fixture_rule::rule("input", &shape);
+    let layers = "patch_embed.proj,blocks.0.norm1,blocks.1.attn:weights,blocks.1,head";
+    let full = net
+        .extract(
+            &x,
+            &shape,
+            &Capture::parse(&graph, layers, Reduce::None).unwrap(),
+        )
+        .unwrap();
+    let get = |r: Reduce| {
+        let c = Capture::parse(&graph, layers, r).unwrap();
+        assert_eq!(
+            c.shapes(&graph, 32, 32).unwrap(),
+            [vec![d], vec![d], vec![h * t], vec![d], vec![7]],
+            "{r:?}"
+        );
+        net.extract(&x, &shape, &c).unwrap()
+    };
+    let (cls, mean, max) = (get(Reduce::Cls), get(Reduce::Mean), get(Reduce::Max));
+    let close = |a: f32, b: f64, what: &str| {
+        assert!(
+            (f64::from(a) - b).abs() <= 1e-5 * (1.0 + b.abs()),
+            "{what}: {a} vs {b}"
+        )
+    };
+    // Tokens [N, T, D]: class token, mean and max over tokens.
+    for k in [1, 3] {
+        for img in 0..n {
+            for e in 0..d {
+                let col: Vec<f32> = (0..t).map(|j| full[k][(img * t + j) * d + e]).collect();
+                assert_eq!(cls[k][img * d + e], col[0], "cls");
+                let m = col.iter().map(|&v| f64::from(v)).sum::<f64>() / t as f64;
+                close(mean[k][img * d + e], m, "token mean");
+                let mx = col.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                assert_eq!(max[k][img * d + e], mx, "token max");
+            }
+        }
+    }
+    // Attention [N, H, T, T]: the class token's query row; mean over queries (each row sums to 1,
+    // so the mean row does too).
+    for img in 0..n {
+        for head in 0..h {
+            let base = (img * h + head) * t * t;
+            for j in 0..t {
+                let i = (img * h + head) * t + j;
+                assert_eq!(cls[2][i], full[2][base + j], "cls query row");
+                let m = (0..t)
+                    .map(|q| f64::from(full[2][base + q * t + j]))
+                    .sum::<f64>()
+                    / t as f64;
+                close(mean[2][i], m, "query mean");
+            }
+            let row_sum: f64 = (0..t)
+                .map(|j| f64::from(mean[2][(img * h + head) * t + j]))
+                .sum();
+            assert!((row_sum - 1.0).abs() < 1e-5, "{row_sum}");
+        }
+    }
+    // The patch-embedding map is averaged over space under cls; vectors pass through.
+    assert_eq!(cls[0], mean[0]);
+    assert_eq!(cls[4], full[4]);
+}
+
+#[test]
+fn vit_capture_lists_and_random_init() {
+    let Some(ctx) = common::context(None) else {
+        return;
+    };
+    let graph = tiny_timm_vit();
+    let all = Capture::parse(&graph, "all", Reduce::None).unwrap();
+    assert!(
+        all.points.iter().all(|p| !p.contains(':')),
+        "all leaves out q/k/v/weights"
+    );
+    assert_eq!(all.points.len(), graph.points.len() - 2 * 4);
+    let e = Capture::parse(&build("alexnet").unwrap(), "all", Reduce::Cls).unwrap_err();
+    assert!(e.to_string().contains("class token"), "{e}");
+
+    // Seeded random init: finite activations; torchvision zeroes its head, so logits are 0.
+    let cfg = VitConfig {
+        family: Family::Torchvision,
+        image_size: 32,
+        patch: 8,
+        dim: 24,
+        depth: 1,
+        heads: 3,
+        mlp: 40,
+        classes: 5,
+    };
+    let tv = vit("tv", &cfg);
+    let w = ventral::weights::Weights::random(&tv.specs, 3);
+    let pos = w.get("encoder.pos_embedding").unwrap();
+    let sd = (pos.data.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / pos.data.len() as f64)
+        .sqrt();
+    assert!((sd - 0.02).abs() < 0.004, "pos_embedding std {sd}");
+    let net = Network::new(&ctx, tv.clone(), &w).unwrap();
+    let shape = [2, 3, 32, 32];
+    let x = fixture_rule::rule("input", &shape);
+    let c = Capture::parse(&tv, "encoder.ln,heads", Reduce::Cls).unwrap();
+    let out = net.extract(&x, &shape, &c).unwrap();
+    assert!(out[0].iter().all(|v| v.is_finite()) && out[0].iter().any(|&v| v != 0.0));
+    assert!(out[1].iter().all(|&v| v == 0.0), "zero-initialised head");
+}

@@ -5,6 +5,8 @@
   python weights/export_torchvision.py --model resnet50 --pretrained IMAGENET1K_V2 --out resnet50.safetensors
   # torchvision's own seeded random init (torch.manual_seed(SEED) before construction):
   python weights/export_torchvision.py --model alexnet --seed 0 --out alexnet-seed0.safetensors
+  # a timm ViT's seeded init (timm names; a timm checkpoint file works with --checkpoint):
+  python weights/export_torchvision.py --model timm/vit_base_patch16_224 --seed 0 --out vit_b16-timm-seed0.safetensors
   # a checkpoint file (CORnet-Z, DeepCluster, fine-tuned torchvision models); "module." prefixes
   # from DataParallel are stripped and a {"state_dict": ...} wrapper is unwrapped:
   python weights/export_torchvision.py --model cornet_z --checkpoint cornet_z-5c427c9c.pth --out cornet_z.safetensors

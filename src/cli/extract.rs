@@ -37,7 +37,8 @@ pub struct ExtractArgs {
     /// Capture points: all, or a comma-separated list (see `ventral layers`)
     #[arg(long, default_value = "all")]
     pub layers: String,
-    /// Reduction over space before readback: none, mean or max
+    /// Reduction before readback: none, mean or max (over space for feature maps, over tokens for
+    /// transformer tokens), or cls (a transformer's class token)
     #[arg(long, default_value = "none")]
     pub reduce: String,
     /// Images per forward pass

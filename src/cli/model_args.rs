@@ -12,10 +12,13 @@ use crate::weights::Weights;
 #[derive(Args, Debug, Clone)]
 #[group(id = "model_weights")]
 pub struct ModelArgs {
-    /// Architecture: alexnet, vgg11…vgg19[_bn], resnet18…resnet152, cornet_z, deepcluster_alexnet
+    /// Architecture: alexnet, vgg11…vgg19[_bn], resnet18…resnet152, cornet_z, deepcluster_alexnet,
+    /// vit_b_16, vit_b_32, vit_l_16, vit_l_32, vit_h_14, timm/{vit,deit}_{tiny,small,base,large}_patch{P}_{S}
+    /// (`ventral layers --list`)
     #[arg(long)]
     pub model: String,
-    /// Trained weights: safetensors with torchvision state_dict names (f32, f16 or bf16)
+    /// Trained weights: safetensors with the model's state_dict names (torchvision, or timm for
+    /// timm/ ids), f32, f16 or bf16
     #[arg(
         long,
         conflicts_with = "random_init",

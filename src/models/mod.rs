@@ -236,8 +236,14 @@ mod tests {
     #[test]
     fn flops_match_published_counts() {
         // torchvision's documented GFLOPS (multiply-adds) at 224: AlexNet 0.71, ResNet-50 4.09,
-        // VGG-16 15.47.
-        for (m, gmacs) in [("alexnet", 0.71), ("resnet50", 4.09), ("vgg16", 15.47)] {
+        // VGG-16 15.47, ViT-B/16 17.56, ViT-L/16 61.55.
+        for (m, gmacs) in [
+            ("alexnet", 0.71),
+            ("resnet50", 4.09),
+            ("vgg16", 15.47),
+            ("vit_b_16", 17.56),
+            ("vit_l_16", 61.55),
+        ] {
             let g = build(m).unwrap();
             let macs = g.flops(&g.shapes(1, 224, 224).unwrap()) / 2e9;
             assert!((macs - gmacs).abs() < 0.01, "{m}: {macs}");
@@ -262,6 +268,15 @@ mod tests {
         assert_eq!(count("resnet18"), 11_689_512);
         assert_eq!(count("resnet50"), 25_557_032);
         assert_eq!(count("resnet152"), 60_192_808);
+        assert_eq!(count("vit_b_16"), 86_567_656);
+        assert_eq!(count("vit_b_32"), 88_224_232);
+        assert_eq!(count("vit_l_16"), 304_326_632);
+        assert_eq!(count("vit_h_14"), 632_045_800);
+        // timm's sum(p.numel() for p in model.parameters()).
+        assert_eq!(count("timm/vit_small_patch16_224"), 22_050_664);
+        assert_eq!(count("timm/vit_base_patch16_224"), 86_567_656);
+        assert_eq!(count("timm/deit_tiny_patch16_224"), 5_717_416);
+        assert_eq!(count("timm/vit_large_patch16_224"), 304_326_632);
     }
 
     #[test]

@@ -294,7 +294,7 @@ pub fn resample_pos_embed(pos: &[f32], d: usize, from: [usize; 2], to: [usize; 2
         }
     }
     let mut out = pos[..d].to_vec();
-    for (_, (y0, w)) in wy.iter().enumerate() {
+    for (y0, w) in &wy {
         for x in 0..tw {
             for e in 0..d {
                 let v: f64 = w

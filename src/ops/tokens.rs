@@ -5,8 +5,8 @@ use super::{expect_rank, expect_u32, ranges, TOKENS};
 use crate::error::{Error, Result};
 use crate::gpu::{Recorder, Tensor};
 
-/// Records one tokens-kernel dispatch per window of whole items. `x_item`, `y_len` and `out_item`
-/// are element counts per item (`y` is shared by every item).
+/// Records one tokens-kernel dispatch per window of whole items. `x_item` and `out_item` are
+/// element counts per item (`y` is shared by every item); `params` fill the kernel's b, c, d, e.
 #[allow(clippy::too_many_arguments)]
 fn dispatch_items(
     rec: &mut Recorder<'_>,
@@ -16,7 +16,7 @@ fn dispatch_items(
     out: &Tensor,
     items: usize,
     (x_item, out_item): (usize, usize),
-    params: [u32; 3],
+    params: [u32; 4],
 ) -> Result<()> {
     let per = rec.max_window_elems() / x_item.max(out_item);
     if per == 0 {
@@ -44,6 +44,7 @@ fn dispatch_items(
             params[0],
             params[1],
             params[2],
+            params[3],
             xb,
             yb,
             ob,
@@ -88,7 +89,7 @@ pub fn patch_tokens(rec: &mut Recorder<'_>, x: &Tensor, prefix: &Tensor) -> Resu
         &out,
         n,
         (d * patches, t * d),
-        [u("tokens", t)?, u("dim", d)?, 0],
+        [u("tokens", t)?, u("dim", d)?, 0, 0],
     )?;
     Ok(out)
 }
@@ -126,12 +127,14 @@ pub fn slice_cols(
             u("row length", len)?,
             u("offset", offset)?,
             u("width", width)?,
+            0,
         ],
     )?;
     Ok(out)
 }
 
-/// Mean (or max) over the tokens of `x: [N, T, D]`: `[N, D]`.
+/// Mean (or max) over the tokens of `x: [N, T, D]`: `[N, D]`. A sequence larger than one
+/// binding is reduced in chunks of tokens that accumulate onto the output.
 pub fn reduce_tokens(rec: &mut Recorder<'_>, x: &Tensor, max: bool) -> Result<Tensor> {
     expect_rank("reduce_tokens", "input", x.shape(), 3)?;
     let (n, t, d) = (x.shape()[0], x.shape()[1], x.shape()[2]);
@@ -143,16 +146,36 @@ pub fn reduce_tokens(rec: &mut Recorder<'_>, x: &Tensor, max: bool) -> Result<Te
     }
     let out = rec.context().empty(&[n, d])?;
     let u = |w, v| expect_u32("reduce_tokens", w, v);
-    dispatch_items(
-        rec,
-        "reduce_tokens",
-        x,
-        None,
-        &out,
-        n,
-        (t * d, d),
-        [u("tokens", t)?, u("dim", d)?, u32::from(max)],
-    )?;
+    let (tokens, dim, mode) = (u("tokens", t)?, u("dim", d)?, u32::from(max));
+    let limit = rec.max_window_elems();
+    if t * d <= limit {
+        let params = [tokens, dim, mode, tokens];
+        dispatch_items(rec, "reduce_tokens", x, None, &out, n, (t * d, d), params)?;
+        return Ok(out);
+    }
+    if d > limit {
+        return Err(Error::shape(
+            "reduce_tokens",
+            format!("one token of {d} values exceeds the storage binding limit"),
+        ));
+    }
+    for item in 0..n {
+        for (t0, t1) in ranges(t, limit / d) {
+            let (xw, xb) = rec.window(x, (item * t + t0) * d, (item * t + t1) * d)?;
+            let (ow, ob) = rec.window(&out, item * d, (item + 1) * d)?;
+            let flags = mode | (u32::from(t0 > 0) << 1);
+            let p = [1, (t1 - t0) as u32, dim, flags, tokens, xb, 0, ob];
+            let groups = rec.grid(d.div_ceil(256))?;
+            rec.dispatch(
+                &TOKENS,
+                "reduce_tokens",
+                &[],
+                &p,
+                vec![Some(xw), None, Some(ow)],
+                groups,
+            )?;
+        }
+    }
     Ok(out)
 }
 
