@@ -71,8 +71,12 @@ def models():
     torch.set_grad_enabled(False)
     out = {"torch_threads": torch.get_num_threads(), "torch": torch.__version__}
     x = torch.randn(16, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    for name in ["alexnet", "resnet18", "resnet50", "vgg16"]:
-        model = torchvision.models.get_model(name, weights=None).eval()
+    for name in ["alexnet", "resnet18", "resnet50", "vgg16", "vit_b_16", "vit_b_32", "timm/vit_base_patch16_224"]:
+        if name.startswith("timm/"):
+            import timm
+            model = timm.create_model(name[len("timm/"):], pretrained=False).eval()
+        else:
+            model = torchvision.models.get_model(name, weights=None).eval()
         model(x)
         ts = sorted(timed(lambda: model(x)) for _ in range(3))
         out[f"torch CPU {name} batch 16 img/s"] = 16 / ts[1]

@@ -65,6 +65,48 @@ fn layers_lists_points_with_receptive_fields() {
     assert_eq!(rows[0]["name"], "features.0");
     assert_eq!(rows[0]["shape"], serde_json::json!([64, 15, 19]));
 
+    // ViTs: token shapes, on-request points marked, other input sizes resample the grid.
+    let o = ventral(&["layers", "--model", "vit_b_16"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let cols = |name: &str| -> Vec<String> {
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} row"));
+        row.split_whitespace().map(String::from).collect()
+    };
+    assert_eq!(
+        cols("encoder.layers.encoder_layer_3.self_attention:weights"),
+        [
+            "encoder.layers.encoder_layer_3.self_attention:weights",
+            "*",
+            "12×197×197",
+            "465708",
+            "all",
+            "all"
+        ]
+    );
+    assert_eq!(cols("encoder.dropout")[1..3], ["197×768", "151296"]);
+    assert_eq!(cols("pre_logits")[1], "768");
+    let o = ventral(&[
+        "layers",
+        "--model",
+        "timm/deit_small_patch16_224",
+        "--input-size",
+        "160",
+        "128",
+        "--json",
+    ]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let block = rows.iter().find(|r| r["name"] == "blocks.11").unwrap();
+    assert_eq!(block["shape"], serde_json::json!([81, 384]));
+    let q = rows
+        .iter()
+        .find(|r| r["name"] == "blocks.0.attn:q")
+        .unwrap();
+    assert_eq!(q["on_request"], true);
+
     let o = ventral(&["layers", "--model", "resnet20"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -253,6 +295,12 @@ fn bad_input_gets_a_clear_error_and_no_output() {
         &[&base[..], &["--input", s(&good), "--reduce", "median"]].concat(),
         2,
         "unknown reduction 'median'",
+        &out,
+    );
+    fails(
+        &[&base[..], &["--input", s(&good), "--reduce", "cls"]].concat(),
+        2,
+        "resnet18 has none",
         &out,
     );
 

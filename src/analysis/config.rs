@@ -83,10 +83,15 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// The label given, or the model id (`/` as `_`: results name layers `label/layer`) with
+    /// `-seedN` for random weights.
     pub fn label(&self) -> String {
-        self.label.clone().unwrap_or_else(|| match self.seed {
-            Some(s) if self.weights.is_none() => format!("{}-seed{s}", self.name),
-            _ => self.name.clone(),
+        self.label.clone().unwrap_or_else(|| {
+            let name = self.name.replace('/', "_");
+            match self.seed {
+                Some(s) if self.weights.is_none() => format!("{name}-seed{s}"),
+                _ => name,
+            }
         })
     }
 }
@@ -286,6 +291,12 @@ impl AnalysisConfig {
                 )));
             }
             let l = m.label();
+            if l.contains('/') || l.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "[[model]] '{}': label '{l}' must be non-empty and without '/'",
+                    m.name
+                )));
+            }
             if labels.contains(&l) {
                 return Err(Error::Invalid(format!(
                     "two models are labelled '{l}'; set label = \"...\" to tell them apart"
@@ -435,5 +446,13 @@ sessions_per_subject = 2
             .unwrap_err()
             .to_string();
         assert!(e.contains("invalid type"), "{e}");
+        // Results name layers `label/layer`: a label may not hold a slash; a timm id's default
+        // label swaps its slash for '_'.
+        let e = parse(&GOOD.replace("seed = 3", "seed = 3\nlabel = \"a/b\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without '/'"), "{e}");
+        let c = parse(&GOOD.replace("alexnet", "timm/vit_small_patch16_224")).unwrap();
+        assert_eq!(c.models[0].label(), "timm_vit_small_patch16_224-seed3");
     }
 }
