@@ -14,7 +14,12 @@ fn main() -> anyhow::Result<()> {
     for r in kernel_benchmarks(&ctx, size, 5)? {
         println!(
             "{:<44} first {:.4}s  median {:.4}s  [{:.4}, {:.4}]  {:.2} GFLOP/s",
-            r.name, r.first_run_s, r.median_s, r.min_s, r.max_s, r.median_gflops
+            r.name,
+            r.first_run_s,
+            r.median_s,
+            r.min_s,
+            r.max_s,
+            r.median_gflops.unwrap_or(0.0)
         );
     }
     Ok(())

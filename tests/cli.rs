@@ -688,7 +688,7 @@ fn bench_json_records_samples_and_compare_reads_it_back() {
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(
-        e.contains("matmul 128³ register-tiled:") && e.contains("s before, ×"),
+        e.contains("matmul 128³ (register-tiled):") && e.contains("s before, ×"),
         "{e}"
     );
     std::fs::write(&earlier, b"{}").unwrap();
@@ -704,6 +704,89 @@ fn bench_json_records_samples_and_compare_reads_it_back() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no \"results\" list"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn bench_quick_writes_the_documented_report() {
+    let d = dir("bench-all");
+    let report = d.join("bench.json");
+    let o = ventral(&[
+        "bench",
+        "--quick",
+        "--skip",
+        "rsa,analysis",
+        "--models",
+        "cornet_z",
+        "--capture",
+        "none,all+rdm",
+        "--json",
+        s(&report),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(table.contains("attention ViT-B/16 block"), "{table}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["schema"], 1);
+    assert!(r["wgpu_version"].is_string() && r["adapter"]["driver"].is_string());
+    assert_eq!(r["quick"], true);
+    let results = r["results"].as_array().unwrap();
+    let groups: Vec<&str> = results
+        .iter()
+        .map(|t| t["group"].as_str().unwrap())
+        .collect();
+    assert!(groups.contains(&"kernel") && groups.contains(&"model"));
+    assert!(!groups.contains(&"rsa") && !groups.contains(&"analysis"));
+    for t in results {
+        let samples = t["sample_s"].as_array().unwrap();
+        assert_eq!(samples.len(), t["samples"].as_u64().unwrap() as usize);
+        let (min, med, max) = (
+            t["min_s"].as_f64().unwrap(),
+            t["median_s"].as_f64().unwrap(),
+            t["max_s"].as_f64().unwrap(),
+        );
+        assert!(min <= med && med <= max, "{t}");
+        // lavapipe has timestamp queries: every sample has a GPU time.
+        assert_eq!(t["timer"], "gpu-timestamps", "{t}");
+        assert_eq!(t["gpu_sample_s"].as_array().unwrap().len(), samples.len());
+    }
+    let captures: Vec<&str> = results
+        .iter()
+        .filter(|t| t["group"] == "model")
+        .map(|t| t["capture"].as_str().unwrap())
+        .collect();
+    assert_eq!(captures, ["none", "all+rdm"]);
+    let port = r["portability"]["results"].as_array().unwrap();
+    assert!(port.len() >= 30 && port.iter().all(|row| row["pass"] == true));
+
+    // A baseline-style file (one implementation, matched by workload) reads back as ratios.
+    let baseline = d.join("baseline.json");
+    std::fs::write(
+        &baseline,
+        r#"{"implementation": "numpy", "results": [{"workload": "matmul 128³", "name": "matmul 128³", "median_s": 0.5}]}"#,
+    )
+    .unwrap();
+    let o = ventral(&[
+        "bench",
+        "--quick",
+        "--skip",
+        "models,rsa,analysis,selftest",
+        "--samples",
+        "1",
+        "--compare",
+        s(&baseline),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("(numpy)")
+            && e.contains("matmul 128³ (register-tiled):")
+            && e.contains("0.5000 s before"),
+        "{e}"
+    );
+    let o = ventral(&["bench", "--quick", "--skip", "gpus"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--skip 'gpus'"), "{}", stderr(&o));
     std::fs::remove_dir_all(&d).ok();
 }
 

@@ -264,6 +264,18 @@ fn capturing_a_point_never_changes_another() {
     assert!(b[1].iter().all(|&v| v >= 0.0));
 }
 
+/// `layers` (a comma-separated list) of `x` through `net`, reduced by `reduce`.
+fn extract_points(
+    net: &Network<'_>,
+    x: &[f32],
+    shape: &[usize],
+    layers: &str,
+    reduce: Reduce,
+) -> Vec<Vec<f32>> {
+    let capture = Capture::parse(net.graph(), layers, reduce).unwrap();
+    net.extract(x, shape, &capture).unwrap()
+}
+
 #[test]
 fn spatial_mean_and_max_are_reduced_on_the_gpu() {
     let Some(ctx) = common::context(None) else {
@@ -275,13 +287,7 @@ fn spatial_mean_and_max_are_reduced_on_the_gpu() {
     let shape = [3, 3, 37, 41];
     let x = fixture_rule::rule("input", &shape);
     let layers = "V1.conv,V2,decoder.linear";
-    let full = net
-        .extract(
-            &x,
-            &shape,
-            &Capture::parse(&graph, layers, Reduce::None).unwrap(),
-        )
-        .unwrap();
+    let full = extract_points(&net, &x, &shape, layers, Reduce::None);
     let mean = Capture::parse(&graph, layers, Reduce::Mean).unwrap();
     let max = Capture::parse(&graph, layers, Reduce::Max).unwrap();
     assert_eq!(
@@ -339,13 +345,7 @@ fn token_and_attention_reductions_are_done_on_the_gpu() {
     let (n, t, d, h) = (3, 17, 24, 2);
     let x = fixture_rule::rule("input", &shape);
     let layers = "patch_embed.proj,blocks.0.norm1,blocks.1.attn:weights,blocks.1,head";
-    let full = net
-        .extract(
-            &x,
-            &shape,
-            &Capture::parse(&graph, layers, Reduce::None).unwrap(),
-        )
-        .unwrap();
+    let full = extract_points(&net, &x, &shape, layers, Reduce::None);
     let get = |r: Reduce| {
         let c = Capture::parse(&graph, layers, r).unwrap();
         assert_eq!(

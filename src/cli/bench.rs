@@ -1,18 +1,64 @@
-//! `ventral bench kernels`: per-kernel GFLOP/s on the chosen adapter.
+//! `ventral bench`: every workload (kernels, models, statistics, the demo analysis) with the
+//! kernel self-test on every adapter, as a table and a JSON report; `ventral bench kernels|models|rsa`
+//! run one group.
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::{Failure, GpuArgs};
 use crate::bench::{
-    kernel_benchmarks, model_benchmark, rsa_benchmarks, BenchSize, KernelTiming, ModelTiming,
+    analysis_benchmark, kernel_benchmarks, model_benchmark, rsa_benchmarks, BenchSize, CaptureMode,
+    KernelTiming, ModelTiming,
 };
 use crate::gpu::{AdapterReport, Context};
+use crate::output::write_file;
+
+/// The wgpu release ventral is built with (pinned in Cargo.toml; a test keeps them equal).
+pub const WGPU_VERSION: &str = "30.0.1";
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
     #[command(subcommand)]
-    pub what: BenchWhat,
+    pub what: Option<BenchWhat>,
+    #[command(flatten)]
+    pub all: AllArgs,
+}
+
+/// `ventral bench` with no group: everything.
+#[derive(Args, Debug)]
+pub struct AllArgs {
+    #[command(flatten)]
+    pub gpu: GpuArgs,
+    /// Smoke sizes, two samples, small models at 64 px, the demo analysis at 64 px: seconds
+    /// (what CI runs; no timing is asserted).
+    #[arg(long)]
+    pub quick: bool,
+    /// Timed samples per kernel and model (after one untimed compile + first run).
+    #[arg(long, default_value_t = 3)]
+    pub samples: usize,
+    /// Models of the model workloads (default: alexnet,resnet18,vit_b_32; --quick: cornet_z and
+    /// timm/vit_tiny_patch16_224 at 64 px).
+    #[arg(long)]
+    pub models: Option<String>,
+    /// Batch sizes of the model workloads (default: 1,16; --quick: 2).
+    #[arg(long)]
+    pub batches: Option<String>,
+    /// Capture modes of the model workloads: none (logits), all (every point), all+rdm.
+    #[arg(long, default_value = "none,all,all+rdm")]
+    pub capture: String,
+    /// Groups to leave out: kernels, models, rsa, analysis, selftest (comma-separated).
+    #[arg(long, default_value = "")]
+    pub skip: String,
+    /// Write the whole report (schema in BENCHMARKS.md) to this JSON file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// An earlier report, or a baseline script's output (benches/baselines/): print each
+    /// result's median against it.
+    #[arg(long)]
+    pub compare: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,9 +137,10 @@ struct Report<'a> {
 
 pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let k = match &args.what {
-        BenchWhat::Kernels(k) => k,
-        BenchWhat::Models(m) => return run_models(m),
-        BenchWhat::Rsa(r) => return run_rsa(r),
+        None => return run_all(&args.all),
+        Some(BenchWhat::Kernels(k)) => k,
+        Some(BenchWhat::Models(m)) => return run_models(m),
+        Some(BenchWhat::Rsa(r)) => return run_rsa(r),
     };
     if k.samples == 0 {
         return Err(crate::Error::Invalid("--samples must be at least 1".into()).into());
@@ -102,11 +149,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     eprintln!("adapter: {}", ctx.adapter().summary());
     let results = kernel_benchmarks(&ctx, k.size, k.samples)?;
     if let Some(path) = &k.compare {
-        let now: Vec<(String, f64)> = results
-            .iter()
-            .map(|r| (r.name.clone(), r.median_s))
-            .collect();
-        eprint!("{}", against(path, &now)?);
+        eprint!("{}", against(path, &results)?);
     }
     if k.json {
         let report = Report {
@@ -123,8 +166,14 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     );
     for r in &results {
         println!(
-            "{:<44} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>9.2}",
-            r.name, r.first_run_s, r.median_s, r.mad_s, r.min_s, r.max_s, r.median_gflops
+            "{:<44} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>10.4} {:>9}",
+            r.name,
+            r.first_run_s,
+            r.median_s,
+            r.mad_s,
+            r.min_s,
+            r.max_s,
+            per_s(r.median_gflops)
         );
     }
     Ok(())
@@ -140,23 +189,20 @@ fn run_models(m: &ModelArgs) -> Result<(), Failure> {
     eprintln!("adapter: {}", ctx.adapter().summary());
     let mut results: Vec<ModelTiming> = Vec::new();
     for model in m.models.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let r = model_benchmark(&ctx, model, m.batch, m.size, m.samples)?;
+        let r = model_benchmark(&ctx, model, m.batch, m.size, m.samples, CaptureMode::None)?;
         if !m.json {
             println!(
-                "{:<20} batch {:>3} {:>4}px  first {:>8.2} s  median {:>8.3} s (min {:.3}, max {:.3})  {:>8.2} img/s  {:>7.2} GFLOP/s",
+                "{:<20} batch {:>3} {:>4}px  first {:>8.2} s  median {:>8.3} s (min {:.3}, max {:.3})  {:>8.2} img/s  {:>7} GFLOP/s",
                 r.model, r.batch, r.size, r.timing.first_run_s, r.timing.median_s, r.timing.min_s,
-                r.timing.max_s, r.images_per_s, r.timing.median_gflops
+                r.timing.max_s, r.images_per_s, per_s(r.timing.median_gflops)
             );
         }
         results.push(r);
         ctx.trim_pool();
     }
     if let Some(path) = &m.compare {
-        let now: Vec<(String, f64)> = results
-            .iter()
-            .map(|r| (r.timing.name.clone(), r.timing.median_s))
-            .collect();
-        eprint!("{}", against(path, &now)?);
+        let timings: Vec<KernelTiming> = results.iter().map(|r| r.timing.clone()).collect();
+        eprint!("{}", against(path, &timings)?);
     }
     if m.json {
         let report = serde_json::json!({
@@ -184,14 +230,214 @@ fn run_rsa(r: &RsaArgs) -> Result<(), Failure> {
         return Ok(());
     }
     for t in &results {
-        println!("{:<84} {:>9.2} s  {}", t.name, t.seconds, t.note);
+        println!("{:<84} {:>9.2} s  {}", t.name, t.median_s, t.note);
     }
     Ok(())
 }
 
-/// Lines comparing `now` (name, median seconds) with the results of an earlier `--json` report:
-/// the ratio now / before, so slower runs read above 1.
-fn against(path: &std::path::Path, now: &[(String, f64)]) -> Result<String, Failure> {
+/// The machine a report was measured on.
+#[derive(Serialize)]
+struct Machine {
+    os: &'static str,
+    arch: &'static str,
+    cpus: usize,
+}
+
+/// The whole `ventral bench` report.
+#[derive(Serialize)]
+struct FullReport<'a> {
+    schema: u32,
+    ventral_version: &'static str,
+    wgpu_version: &'static str,
+    created_unix_s: u64,
+    machine: Machine,
+    adapter: &'a AdapterReport,
+    quick: bool,
+    samples: usize,
+    results: Vec<serde_json::Value>,
+    /// The kernel self-test on every adapter (`ventral selftest --all-adapters --json`).
+    portability: Option<serde_json::Value>,
+}
+
+/// Seconds with four decimals, or four significant digits below 0.01 s.
+fn seconds(s: f64) -> String {
+    if s >= 0.01 {
+        format!("{s:.4}")
+    } else {
+        format!("{s:.3e}")
+    }
+}
+
+/// A rate with two decimals, or `-`.
+fn per_s(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+fn list(s: &str) -> Vec<&str> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn run_all(a: &AllArgs) -> Result<(), Failure> {
+    let skip = list(&a.skip);
+    let known = ["kernels", "models", "rsa", "analysis", "selftest"];
+    if let Some(bad) = skip.iter().find(|s| !known.contains(s)) {
+        return Err(crate::Error::Invalid(format!(
+            "--skip '{bad}': the groups are {}",
+            known.join(", ")
+        ))
+        .into());
+    }
+    if a.samples == 0 {
+        return Err(crate::Error::Invalid("--samples must be at least 1".into()).into());
+    }
+    let modes: Vec<CaptureMode> = list(&a.capture)
+        .iter()
+        .map(|m| m.parse())
+        .collect::<crate::Result<_>>()?;
+    let (size, samples, px) = if a.quick {
+        (BenchSize::Smoke, a.samples.min(2), 64)
+    } else {
+        (BenchSize::Full, a.samples, 224)
+    };
+    let models = a.models.clone().unwrap_or_else(|| {
+        if a.quick {
+            "cornet_z,timm/vit_tiny_patch16_224".into()
+        } else {
+            "alexnet,resnet18,vit_b_32".into()
+        }
+    });
+    let batches: Vec<usize> =
+        list(
+            a.batches
+                .as_deref()
+                .unwrap_or(if a.quick { "2" } else { "1,16" }),
+        )
+        .iter()
+        .map(|b| match b.parse::<usize>() {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(crate::Error::Invalid(format!(
+                "--batches: '{b}' is not a positive whole number"
+            ))),
+        })
+        .collect::<crate::Result<_>>()?;
+    let models = list(&models)
+        .iter()
+        .map(|m| crate::models::build(m).map(|_| m.to_string()))
+        .collect::<crate::Result<Vec<_>>>()?;
+    let opts = a.gpu.options()?;
+    let ctx = Context::new(&opts)?;
+    eprintln!("adapter: {}", ctx.adapter().summary());
+    println!(
+        "{:<8} {:<86} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}  timer",
+        "group", "workload", "first s", "median s", "MAD s", "min s", "max s", "GFLOP/s", "GB/s"
+    );
+    let mut results: Vec<KernelTiming> = Vec::new();
+    let mut json: Vec<serde_json::Value> = Vec::new();
+    let mut show = |t: &KernelTiming, extra: serde_json::Value| -> Result<(), Failure> {
+        println!(
+            "{:<8} {:<86} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>8}  {}{}",
+            t.group,
+            t.name,
+            t.first_run_s,
+            t.median_s,
+            t.mad_s,
+            t.min_s,
+            t.max_s,
+            per_s(t.median_gflops),
+            per_s(t.median_gbps),
+            t.gpu_median_s
+                .map_or("wall".to_string(), |g| format!("gpu {g:.4} s")),
+            if t.note.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", t.note)
+            }
+        );
+        let mut v = serde_json::to_value(t)?;
+        if let (Some(obj), serde_json::Value::Object(more)) = (v.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        json.push(v);
+        results.push(t.clone());
+        Ok(())
+    };
+    if !skip.contains(&"kernels") {
+        for t in kernel_benchmarks(&ctx, size, samples)? {
+            show(&t, serde_json::Value::Null)?;
+        }
+    }
+    if !skip.contains(&"models") {
+        for model in &models {
+            for &batch in &batches {
+                for &mode in &modes {
+                    let r = model_benchmark(&ctx, model, batch, px, samples, mode)?;
+                    let extra = serde_json::json!({
+                        "model": r.model, "batch": r.batch, "size": r.size,
+                        "capture": r.capture, "images_per_s": r.images_per_s,
+                    });
+                    show(&r.timing, extra)?;
+                    ctx.trim_pool();
+                }
+            }
+        }
+    }
+    if !skip.contains(&"rsa") {
+        for t in rsa_benchmarks(&ctx, size, 0)? {
+            show(&t, serde_json::Value::Null)?;
+        }
+    }
+    if !skip.contains(&"analysis") {
+        show(&analysis_benchmark(&opts, size)?, serde_json::Value::Null)?;
+    }
+    let portability = if skip.contains(&"selftest") {
+        None
+    } else {
+        let (adapters, rows) = super::selftest::selftest_rows(&opts, true, 7)?;
+        let failed = rows.iter().filter(|r| !r.passed()).count();
+        eprintln!(
+            "self-test: {} kernel × adapter results, {failed} failed",
+            rows.len()
+        );
+        Some(serde_json::json!({ "seed": 7, "adapters": adapters, "results": rows }))
+    };
+    if let Some(path) = &a.compare {
+        eprint!("{}", against(path, &results)?);
+    }
+    if let Some(path) = &a.json {
+        let report = FullReport {
+            schema: 1,
+            ventral_version: env!("CARGO_PKG_VERSION"),
+            wgpu_version: WGPU_VERSION,
+            created_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            machine: Machine {
+                os: std::env::consts::OS,
+                arch: std::env::consts::ARCH,
+                cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            },
+            adapter: ctx.adapter(),
+            quick: a.quick,
+            samples,
+            results: json,
+            portability,
+        };
+        write_file(
+            path,
+            (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
+        )?;
+        eprintln!("report: {}", path.display());
+    }
+    Ok(())
+}
+
+/// Lines comparing `now` with the results of an earlier report (a `ventral bench … --json` or a
+/// baseline script's output): matched by name, else by workload (so a baseline's one
+/// implementation faces each of ventral's), with the ratio now / before: slower reads above 1.
+fn against(path: &std::path::Path, now: &[KernelTiming]) -> Result<String, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| crate::Error::file(path, format!("cannot read: {e}")))?;
     let before: serde_json::Value = serde_json::from_str(&text)
@@ -202,19 +448,39 @@ fn against(path: &std::path::Path, now: &[(String, f64)]) -> Result<String, Fail
             "no \"results\" list; use a `ventral bench … --json` output",
         )
     })?;
-    let mut out = format!("against {}:\n", path.display());
-    for (name, median) in now {
+    let label = before["implementation"]
+        .as_str()
+        .map_or(String::new(), |s| format!(" ({s})"));
+    let mut out = format!("against {}{label}:\n", path.display());
+    for t in now {
         let old = results
             .iter()
-            .find(|r| r["name"] == name.as_str())
+            .find(|r| r["name"] == t.name.as_str())
+            .or_else(|| {
+                results
+                    .iter()
+                    .find(|r| r["workload"] == t.workload.as_str())
+            })
             .and_then(|r| r["median_s"].as_f64());
+        let (name, now) = (&t.name, seconds(t.median_s));
         out += &match old {
             Some(b) => format!(
-                "  {name}: {median:.4} s now, {b:.4} s before, ×{:.2}\n",
-                median / b
+                "  {name}: {now} s now, {} s before, ×{:.2}\n",
+                seconds(b),
+                t.median_s / b
             ),
-            None => format!("  {name}: {median:.4} s now, not in the earlier report\n"),
+            None => format!("  {name}: {now} s now, not in the earlier report\n"),
         };
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wgpu_version_matches_cargo_toml() {
+        let manifest = include_str!("../../Cargo.toml");
+        let pin = format!("wgpu = \"={}\"", super::WGPU_VERSION);
+        assert!(manifest.contains(&pin), "Cargo.toml does not pin {pin}");
+    }
 }

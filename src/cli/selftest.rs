@@ -24,7 +24,7 @@ pub struct SelftestArgs {
 
 /// One kernel × adapter result, as printed and as `--json` writes it.
 #[derive(serde::Serialize)]
-struct Row {
+pub(crate) struct Row {
     kernel: String,
     adapter: String,
     backend: String,
@@ -34,12 +34,17 @@ struct Row {
     error: Option<String>,
 }
 
-pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
-    let opts = args.gpu.options()?;
-    let contexts = if args.all_adapters {
-        Context::all(&opts)
+/// Every self-test case on the adapter `opts` picks, or on every adapter: the adapters and one
+/// row per kernel × adapter (an adapter that does not open gets one failing row).
+pub(crate) fn selftest_rows(
+    opts: &crate::ContextOptions,
+    all_adapters: bool,
+    seed: u64,
+) -> Result<(Vec<crate::gpu::AdapterReport>, Vec<Row>), Failure> {
+    let contexts = if all_adapters {
+        Context::all(opts)
     } else {
-        let ctx = Context::new(&opts)?;
+        let ctx = Context::new(opts)?;
         vec![(ctx.adapter().clone(), Ok(ctx))]
     };
     if contexts.is_empty() {
@@ -57,7 +62,7 @@ pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
         };
         match ctx {
             Ok(ctx) => {
-                for (name, result) in run_all(ctx, args.seed) {
+                for (name, result) in run_all(ctx, seed) {
                     rows.push(match result {
                         Ok(c) => row(name, Some(c), None),
                         Err(e) => row(name, None, Some(e.to_string())),
@@ -67,12 +72,24 @@ pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
             Err(e) => rows.push(row("(open device)", None, Some(e.to_string()))),
         }
     }
+    Ok((contexts.into_iter().map(|(r, _)| r).collect(), rows))
+}
+
+impl Row {
+    pub(crate) fn passed(&self) -> bool {
+        self.pass
+    }
+}
+
+pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
+    let opts = args.gpu.options()?;
+    let (adapters, rows) = selftest_rows(&opts, args.all_adapters, args.seed)?;
     let failed = rows.iter().filter(|r| !r.pass).count();
     if args.json {
         let report = serde_json::json!({
             "ventral_version": env!("CARGO_PKG_VERSION"),
             "seed": args.seed,
-            "adapters": contexts.iter().map(|(r, _)| r).collect::<Vec<_>>(),
+            "adapters": adapters,
             "results": rows,
         });
         print_out(&(serde_json::to_string_pretty(&report)? + "\n"))?;
@@ -110,7 +127,7 @@ pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
     }
     eprintln!(
         "all kernels match their CPU twins on {} adapter(s)",
-        contexts.len()
+        adapters.len()
     );
     Ok(())
 }

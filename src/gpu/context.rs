@@ -183,6 +183,9 @@ pub struct Context {
     pub(crate) pool: BufferPool,
     /// Set by the device-lost callback and by errors no scope caught.
     fault: Arc<Mutex<Option<String>>>,
+    /// GPU seconds measured by timestamp queries since [`Context::start_gpu_timer`]; `None`
+    /// when not timing.
+    pub(crate) gpu_timer: Mutex<Option<f64>>,
 }
 
 fn instance(backend: Backend) -> wgpu::Instance {
@@ -338,7 +341,26 @@ impl Context {
             pipelines: PipelineCache::default(),
             pool: BufferPool::default(),
             fault,
+            gpu_timer: Mutex::new(None),
         })
+    }
+
+    /// Starts adding up the GPU time of every submission (timestamp queries at the start and end
+    /// of each compute pass). False, and nothing is timed, when the adapter has no timestamp
+    /// queries.
+    pub fn start_gpu_timer(&self) -> bool {
+        if !self.report.timestamp_query {
+            return false;
+        }
+        if let Ok(mut t) = self.gpu_timer.lock() {
+            *t = Some(0.0);
+        }
+        true
+    }
+
+    /// The GPU seconds since [`Context::start_gpu_timer`], and stops timing.
+    pub fn take_gpu_seconds(&self) -> Option<f64> {
+        self.gpu_timer.lock().ok().and_then(|mut t| t.take())
     }
 
     /// What this context's adapter is.

@@ -188,16 +188,28 @@ impl<'c> Recorder<'c> {
         if self.dispatches.is_empty() {
             return Ok(());
         }
-        ctx.scoped("submitting kernels", || {
+        let timed = ctx.gpu_timer.lock().is_ok_and(|t| t.is_some());
+        let readback = ctx.scoped("submitting kernels", || {
             let mut enc = ctx
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("ventral"),
                 });
+            let queries = timed.then(|| {
+                ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("pass timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2,
+                })
+            });
             {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("ventral"),
-                    timestamp_writes: None,
+                    timestamp_writes: queries.as_ref().map(|q| wgpu::ComputePassTimestampWrites {
+                        query_set: q,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
+                    }),
                 });
                 for d in &self.dispatches {
                     pass.set_pipeline(&d.pipeline);
@@ -205,8 +217,58 @@ impl<'c> Recorder<'c> {
                     pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
                 }
             }
+            let readback = queries.map(|q| {
+                let buffer = |usage| {
+                    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("timestamps"),
+                        size: 16,
+                        usage,
+                        mapped_at_creation: false,
+                    })
+                };
+                let resolved =
+                    buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
+                let staging = buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+                enc.resolve_query_set(&q, 0..2, &resolved, 0);
+                enc.copy_buffer_to_buffer(&resolved, 0, &staging, 0, 16);
+                staging
+            });
             ctx.queue.submit([enc.finish()]);
+            readback
         })?;
-        ctx.wait()
+        ctx.wait()?;
+        if let Some(staging) = readback {
+            let ticks = read_u64_pair(ctx, &staging)?;
+            let seconds = ticks[1].saturating_sub(ticks[0]) as f64
+                * f64::from(ctx.queue.get_timestamp_period())
+                * 1e-9;
+            if let Ok(mut t) = ctx.gpu_timer.lock() {
+                if let Some(total) = t.as_mut() {
+                    *total += seconds;
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// The two timestamps in a mapped-readable buffer.
+fn read_u64_pair(ctx: &Context, staging: &wgpu::Buffer) -> Result<[u64; 2]> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.wait()?;
+    rx.recv()
+        .map_err(|_| Error::DeviceLost("timestamp readback never ran".into()))?
+        .map_err(|e| Error::Gpu {
+            during: "mapping timestamps".into(),
+            message: e.to_string(),
+        })?;
+    let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
+        during: "reading timestamps".into(),
+        message: e.to_string(),
+    })?;
+    let t: &[u64] = bytemuck::cast_slice(&view);
+    Ok([t[0], t[1]])
 }

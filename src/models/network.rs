@@ -314,23 +314,14 @@ impl<'c> Network<'c> {
                     let prefix = self.token_prefix(id, *grid, [s[2], s[3]])?;
                     patch_tokens(&mut rec, input(0), &prefix)?
                 }
-                Op::Attention { heads } => {
+                Op::Attention { heads } | Op::AttentionWeights { heads } => {
+                    let values = matches!(node.op, Op::Attention { .. });
                     let want = AttentionOutputs {
-                        values: true,
-                        weights: false,
+                        values,
+                        weights: !values,
                     };
-                    attention(&mut rec, input(0), *heads, want)?
-                        .0
-                        .expect("values asked")
-                }
-                Op::AttentionWeights { heads } => {
-                    let want = AttentionOutputs {
-                        values: false,
-                        weights: true,
-                    };
-                    attention(&mut rec, input(0), *heads, want)?
-                        .1
-                        .expect("weights asked")
+                    let (v, w) = attention(&mut rec, input(0), *heads, want)?;
+                    v.or(w).expect("one output asked")
                 }
                 Op::Slice { offset, width } => slice_cols(&mut rec, input(0), *offset, *width)?,
                 Op::ClassToken => {
