@@ -362,6 +362,11 @@ pub fn model_benchmark(
     mode: CaptureMode,
 ) -> Result<ModelTiming> {
     use crate::rsa::rdm::{rdms_on, Metric, Patterns, RdmDevice};
+    if mode == CaptureMode::AllRdm && batch < 2 {
+        return Err(crate::Error::Invalid(
+            "capture all+rdm needs a batch of at least 2 images (an RDM compares images)".into(),
+        ));
+    }
     let graph = build(model)?;
     let shapes = graph.shapes(batch, size, size)?;
     let flops = graph.flops(&shapes);

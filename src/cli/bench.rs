@@ -373,6 +373,10 @@ fn run_all(a: &AllArgs) -> Result<(), Failure> {
         for model in &models {
             for &batch in &batches {
                 for &mode in &modes {
+                    if mode == CaptureMode::AllRdm && batch < 2 {
+                        eprintln!("{model} batch {batch}: all+rdm skipped (an RDM needs 2 images)");
+                        continue;
+                    }
                     let r = model_benchmark(&ctx, model, batch, px, samples, mode)?;
                     let extra = serde_json::json!({
                         "model": r.model, "batch": r.batch, "size": r.size,
