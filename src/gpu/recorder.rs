@@ -238,7 +238,10 @@ impl<'c> Recorder<'c> {
         })?;
         ctx.wait()?;
         if let Some(staging) = readback {
-            let ticks = read_u64_pair(ctx, &staging)?;
+            let ticks: [u64; 2] = ctx.map_read(&staging, |b| {
+                let t: &[u64] = bytemuck::cast_slice(b);
+                [t[0], t[1]]
+            })?;
             let seconds = ticks[1].saturating_sub(ticks[0]) as f64
                 * f64::from(ctx.queue.get_timestamp_period())
                 * 1e-9;
@@ -250,25 +253,4 @@ impl<'c> Recorder<'c> {
         }
         Ok(())
     }
-}
-
-/// The two timestamps in a mapped-readable buffer.
-fn read_u64_pair(ctx: &Context, staging: &wgpu::Buffer) -> Result<[u64; 2]> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |r| {
-        let _ = tx.send(r);
-    });
-    ctx.wait()?;
-    rx.recv()
-        .map_err(|_| Error::DeviceLost("timestamp readback never ran".into()))?
-        .map_err(|e| Error::Gpu {
-            during: "mapping timestamps".into(),
-            message: e.to_string(),
-        })?;
-    let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
-        during: "reading timestamps".into(),
-        message: e.to_string(),
-    })?;
-    let t: &[u64] = bytemuck::cast_slice(&view);
-    Ok([t[0], t[1]])
 }

@@ -132,25 +132,36 @@ impl Context {
         })?;
         let mut out = Vec::with_capacity(staging.len());
         for s in &staging {
-            let (tx, rx) = std::sync::mpsc::channel();
-            s.map_async(wgpu::MapMode::Read, .., move |r| {
-                let _ = tx.send(r);
-            });
-            self.wait()?;
-            rx.recv()
-                .map_err(|_| Error::DeviceLost("readback callback never ran".into()))?
-                .map_err(|e| Error::Gpu {
-                    during: "mapping a readback buffer".into(),
-                    message: e.to_string(),
-                })?;
-            let view = s.get_mapped_range(..).map_err(|e| Error::Gpu {
-                during: "reading a mapped buffer".into(),
+            out.push(self.map_read(s, |b| bytemuck::cast_slice::<u8, f32>(b).to_vec())?);
+        }
+        Ok(out)
+    }
+
+    /// Waits for `staging` (a `MAP_READ` buffer whose copy was submitted) and hands its mapped
+    /// bytes (aligned as the buffer is) to `read`.
+    pub(crate) fn map_read<T>(
+        &self,
+        staging: &wgpu::Buffer,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|_| Error::DeviceLost("readback callback never ran".into()))?
+            .map_err(|e| Error::Gpu {
+                during: "mapping a readback buffer".into(),
                 message: e.to_string(),
             })?;
-            out.push(bytemuck::cast_slice::<u8, f32>(&view).to_vec());
-            drop(view);
-            s.unmap();
-        }
+        let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
+            during: "reading a mapped buffer".into(),
+            message: e.to_string(),
+        })?;
+        let out = read(&view);
+        drop(view);
+        staging.unmap();
         Ok(out)
     }
 
