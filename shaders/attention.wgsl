@@ -1,8 +1,13 @@
-// Multi-head self-attention, fused: softmax(Q·Kᵀ·scale)·V for one (batch item, head, query row)
-// per workgroup, reading Q, K and V straight from the packed in-projection output and writing the
-// heads merged, so no [T, T] score matrix is ever stored. Keys go in tiles of 64 with a running
-// maximum and sum (online softmax); the attention probabilities are written only when asked, by
-// a second pass that recomputes the scores against the final maximum and sum.
+// Multi-head self-attention, fused: softmax(Q·Kᵀ·scale)·V, reading Q, K and V straight from the
+// packed in-projection output and writing the heads merged, so no [T, T] score matrix is ever
+// stored. Keys are visited with a running maximum and sum (online softmax); the attention
+// probabilities are written only when asked, by a second pass that recomputes the scores against
+// the final maximum and sum. Two entry points:
+// - `attention_rows` (head dim ≤ 128): one invocation per query row, 64 queries of one (item,
+//   head) per workgroup, no barriers; the workgroup's invocations read the same key and value rows
+//   together.
+// - `attention` (head dim ≤ 256): one workgroup per query row, keys in tiles of 64 scored in
+//   parallel, reductions in workgroup memory.
 
 struct Params {
     items: u32,     // batch items in this dispatch
@@ -23,6 +28,7 @@ struct Params {
 
 const WG: u32 = 64u;
 const NEG: f32 = -3.4028235e38;
+const ROW_DIM: u32 = 128u;
 var<workgroup> q: array<f32, 256>;
 var<workgroup> prob: array<f32, 64>;
 var<workgroup> scratch: array<f32, 64>;
@@ -105,6 +111,58 @@ fn attention(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         let o = p.w_base + ((n * p.heads + h) * p.tokens + t) * p.tokens;
         for (var j = lid; j < p.tokens; j += WG) {
             w[o + j] = exp(score(row0, j, width, koff) - m) * inv;
+        }
+    }
+}
+
+@compute @workgroup_size(64)
+fn attention_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_id) lid: vec3<u32>) {
+    let blocks = (p.tokens + WG - 1u) / WG;
+    let id = wid.x + wid.y * nwg.x;
+    if (id >= p.items * p.heads * blocks) { return; }
+    let t = (id % blocks) * WG + lid.x;
+    if (t >= p.tokens) { return; }
+    let h = (id / blocks) % p.heads;
+    let n = id / (blocks * p.heads);
+    let d = p.head_dim;
+    let width = 3u * p.heads * d;
+    let row0 = p.qkv_base + n * p.tokens * width;
+    let koff = p.heads * d + h * d;
+    let voff = 2u * p.heads * d + h * d;
+    var qr: array<f32, ROW_DIM>;
+    var acc: array<f32, ROW_DIM>;
+    let qrow = row0 + t * width + h * d;
+    for (var i = 0u; i < d; i++) {
+        qr[i] = qkv[qrow + i] * p.scale;
+        acc[i] = 0.0;
+    }
+    var m = NEG;
+    var l = 0.0;
+    for (var j = 0u; j < p.tokens; j++) {
+        let k = row0 + j * width + koff;
+        var s = 0.0;
+        for (var i = 0u; i < d; i++) { s += qr[i] * qkv[k + i]; }
+        let m_new = max(m, s);
+        let corr = exp(m - m_new);
+        let e = exp(s - m_new);
+        l = l * corr + e;
+        let v = row0 + j * width + voff;
+        for (var i = 0u; i < d; i++) { acc[i] = acc[i] * corr + e * qkv[v + i]; }
+        m = m_new;
+    }
+    let inv = 1.0 / l;
+    if ((p.flags & 1u) != 0u) {
+        let o = p.out_base + (n * p.tokens + t) * p.heads * d + h * d;
+        for (var i = 0u; i < d; i++) { out[o + i] = acc[i] * inv; }
+    }
+    if ((p.flags & 2u) != 0u) {
+        let o = p.w_base + ((n * p.heads + h) * p.tokens + t) * p.tokens;
+        for (var j = 0u; j < p.tokens; j++) {
+            let k = row0 + j * width + koff;
+            var s = 0.0;
+            for (var i = 0u; i < d; i++) { s += qr[i] * qkv[k + i]; }
+            w[o + j] = exp(s - m) * inv;
         }
     }
 }

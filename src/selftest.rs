@@ -467,6 +467,14 @@ pub fn cases() -> Vec<Case> {
             run: |c, r| attention_case(c, r, (2, 3, 1, 100)),
         },
         Case {
+            name: "attention tiled 1×2 tokens, 1 head of 150",
+            run: |c, r| attention_case(c, r, (1, 2, 1, 150)),
+        },
+        Case {
+            name: "attention tiled 1×70 tokens, 1 head of 160",
+            run: |c, r| attention_case(c, r, (1, 70, 1, 160)),
+        },
+        Case {
             name: "patch_tokens 2×7×3×5 → 2×16×7",
             run: |c, r| {
                 let (x, xt) = upload(c, r, &[2, 7, 3, 5])?;

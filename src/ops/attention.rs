@@ -5,8 +5,11 @@ use super::{expect_rank, expect_u32, ATTENTION};
 use crate::error::{Error, Result};
 use crate::gpu::{Recorder, Tensor};
 
-/// Largest head dimension the kernel holds (four values per invocation of a 64-wide workgroup).
+/// Largest head dimension the kernels hold (four values per invocation of a 64-wide workgroup).
 pub const MAX_HEAD_DIM: usize = 256;
+/// Largest head dimension of the one-query-per-invocation kernel (every ViT in the zoo has 64 or
+/// 80); larger heads use the tiled kernel.
+const ROW_DIM: usize = 128;
 
 /// What [`attention`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +33,12 @@ fn dims(qkv: &Tensor, heads: usize) -> Result<(usize, usize, usize)> {
         ));
     }
     let d = width / (3 * heads);
+    if t > super::MAX_LOOP {
+        return Err(Error::shape(
+            "attention",
+            format!("{t} tokens exceed the kernels' loop limit"),
+        ));
+    }
     if d > MAX_HEAD_DIM {
         return Err(Error::shape(
             "attention",
@@ -87,7 +96,11 @@ pub fn attention(
             None => (None, 0),
         };
         let items = i1 - i0;
-        let groups = rec.grid(items * heads * t)?;
+        let (entry, groups) = if d <= ROW_DIM {
+            ("attention_rows", rec.grid(items * heads * t.div_ceil(64))?)
+        } else {
+            ("attention", rec.grid(items * heads * t)?)
+        };
         let params = [
             items as u32,
             expect_u32("attention", "tokens", t)?,
@@ -101,7 +114,7 @@ pub fn attention(
         ];
         rec.dispatch(
             &ATTENTION,
-            "attention",
+            entry,
             &[],
             &params,
             vec![Some(qw), vw, ww],
