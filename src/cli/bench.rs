@@ -63,7 +63,7 @@ pub struct AllArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchWhat {
-    /// Matmul (register-tiled and shared-memory) at 1024³ and a convolution layer.
+    /// Kernels: matmul, Gram X·Xᵀ, conv layers, ViT-B/16 attention, RDM, GPU Mantel.
     Kernels(KernelArgs),
     /// Whole-model throughput (img/s) with seeded random weights.
     Models(ModelArgs),

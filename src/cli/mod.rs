@@ -43,7 +43,7 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// Run every kernel against its CPU twin and print a kernel × adapter table.
     Selftest(selftest::SelftestArgs),
-    /// Benchmarks: `ventral bench kernels`.
+    /// Benchmarks: every workload with the self-test as one report (`ventral bench --quick --json F`), or one group.
     Bench(bench::BenchArgs),
     /// Every capture point of a model: output shape, features, receptive field size and jump.
     Layers(layers::LayersArgs),
