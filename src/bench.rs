@@ -116,22 +116,33 @@ fn time_samples(
             gpu.push(g);
         }
     }
-    let sample_s = times.clone();
-    let (median_s, mad_s) = median_mad(&times);
-    times.sort_by(f64::total_cmp);
-    let gpu_median_s = (!gpu.is_empty()).then(|| median_mad(&gpu).0);
-    Ok(KernelTiming {
+    Ok(summarize(w, first_run_s, times, gpu, String::new()))
+}
+
+/// A timing from its samples (wall clock, in run order) and GPU samples (empty when untimed).
+fn summarize(
+    w: Workload,
+    first_run_s: f64,
+    sample_s: Vec<f64>,
+    gpu_sample_s: Vec<f64>,
+    note: String,
+) -> KernelTiming {
+    let (median_s, mad_s) = median_mad(&sample_s);
+    let min_s = sample_s.iter().copied().fold(f64::INFINITY, f64::min);
+    let max_s = sample_s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let gpu_median_s = (!gpu_sample_s.is_empty()).then(|| median_mad(&gpu_sample_s).0);
+    KernelTiming {
         group: w.group.into(),
         workload: w.workload,
         name: w.name,
         flops: w.flops,
         bytes: w.bytes,
         first_run_s,
-        samples,
+        samples: sample_s.len(),
         median_s,
         mad_s,
-        min_s: times[0],
-        max_s: times[samples - 1],
+        min_s,
+        max_s,
         median_gflops: rate(w.flops, median_s),
         median_gbps: rate(w.bytes, median_s),
         sample_s,
@@ -141,10 +152,10 @@ fn time_samples(
             "wall-clock"
         }
         .into(),
-        gpu_sample_s: gpu,
+        gpu_sample_s,
         gpu_median_s,
-        note: String::new(),
-    })
+        note,
+    }
 }
 
 /// `amount / seconds` in billions per second, `None` when there is no amount.
@@ -443,26 +454,7 @@ pub struct ModelTiming {
 /// A workload timed by one run (after its pipelines were warmed up elsewhere), or estimated
 /// from a shorter one (`note` says how).
 fn single(w: Workload, seconds: f64, note: String) -> KernelTiming {
-    KernelTiming {
-        group: w.group.into(),
-        workload: w.workload,
-        name: w.name,
-        flops: w.flops,
-        bytes: w.bytes,
-        first_run_s: seconds,
-        samples: 1,
-        median_s: seconds,
-        mad_s: 0.0,
-        min_s: seconds,
-        max_s: seconds,
-        median_gflops: rate(w.flops, seconds),
-        median_gbps: rate(w.bytes, seconds),
-        sample_s: vec![seconds],
-        timer: "wall-clock".into(),
-        gpu_sample_s: vec![],
-        gpu_median_s: None,
-        note,
-    }
+    summarize(w, seconds, vec![seconds], vec![], note)
 }
 
 /// The end-to-end demo analysis (`ventral run` without a file), once, on a context opened from

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -14,6 +15,7 @@ use super::report::{best_layers, file_safe};
 use super::AnalysisResult;
 use crate::error::{Error, Result};
 use crate::output::write_file;
+use crate::rsa::ceiling::NoiseCeiling;
 use crate::rsa::compare::rankdata;
 use crate::rsa::condensed_to_square;
 use crate::rsa::summary::Summary;
@@ -168,14 +170,8 @@ fn layer_curve<DB: DrawingBackend>(
         .draw()
         .map_err(plot_err)?;
     if let Some(c) = nc {
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(-0.5, c.lower), (l as f64 - 0.5, c.upper)],
-                BAND.filled(),
-            )))
-            .map_err(plot_err)?
-            .label(format!("noise ceiling [{:.3}, {:.3}]", c.lower, c.upper))
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], BAND.filled()));
+        let label = format!("noise ceiling [{:.3}, {:.3}]", c.lower, c.upper);
+        ceiling_band(&mut chart, c, l, label)?;
     }
     chart
         .draw_series(std::iter::once(PathElement::new(
@@ -229,9 +225,37 @@ fn layer_curve<DB: DrawingBackend>(
             })
         }))
         .map_err(plot_err)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The noise-ceiling band across `columns` categories (x from −0.5), with a legend entry.
+fn ceiling_band<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    c: NoiseCeiling,
+    columns: usize,
+    label: String,
+) -> std::result::Result<(), String> {
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(-0.5, c.lower), (columns as f64 - 0.5, c.upper)],
+            BAND.filled(),
+        )))
+        .map_err(plot_err)?
+        .label(label)
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], BAND.filled()));
+    Ok(())
+}
+
+/// The legend box of every figure, at `position`.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> std::result::Result<(), String> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font((FONT, 12))
@@ -397,14 +421,7 @@ fn model_bars<DB: DrawingBackend>(
         .draw()
         .map_err(plot_err)?;
     if let Some(c) = nc {
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(-0.5, c.lower), (k as f64 - 0.5, c.upper)],
-                BAND.filled(),
-            )))
-            .map_err(plot_err)?
-            .label("noise ceiling")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], BAND.filled()));
+        ceiling_band(&mut chart, c, k, "noise ceiling".into())?;
     }
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
@@ -428,14 +445,7 @@ fn model_bars<DB: DrawingBackend>(
         )
         .map_err(plot_err)?;
     if nc.is_some() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(plot_err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }
