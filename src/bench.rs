@@ -365,14 +365,14 @@ named_enum!(CaptureMode, "capture mode", { None => "none", All => "all", AllRdm 
 /// uploaded, run and its captured points read back in every sample (and their RDMs computed, for
 /// `all+rdm`). `images_per_s` is `batch / median`.
 pub fn model_benchmark(
-    ctx: &Context,
+    engine: &crate::Engine,
     model: &str,
     batch: usize,
     size: usize,
     samples: usize,
     mode: CaptureMode,
 ) -> Result<ModelTiming> {
-    use crate::rsa::rdm::{rdms_on, Metric, Patterns, RdmDevice};
+    use crate::rsa::rdm::{rdms_on, Metric, Patterns};
     if mode == CaptureMode::AllRdm && batch < 2 {
         return Err(crate::Error::Invalid(
             "capture all+rdm needs a batch of at least 2 images (an RDM compares images)".into(),
@@ -397,7 +397,7 @@ pub fn model_benchmark(
         .iter()
         .map(|s| batch * s.iter().product::<usize>())
         .sum();
-    let net = Network::new(ctx, graph, &weights)?;
+    let net = Network::new(engine, graph, &weights)?;
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let shape = [batch, 3, size, size];
     let x = random(&mut rng, shape.iter().product());
@@ -408,7 +408,7 @@ pub fn model_benchmark(
         flops,
         4.0 * (x.len() + read_floats) as f64,
     );
-    let t = time_samples(Some(ctx), work, samples, &|| {
+    let t = time_samples(engine.context(), work, samples, &|| {
         let acts = net.extract(&x, &shape, &capture)?;
         if mode == CaptureMode::AllRdm {
             let patterns: Vec<Patterns<'_>> = acts
@@ -419,13 +419,7 @@ pub fn model_benchmark(
                     p: a.len() / batch,
                 })
                 .collect();
-            rdms_on(
-                RdmDevice::Auto,
-                Some(ctx),
-                &patterns,
-                &capture.points,
-                Metric::Correlation,
-            )?;
+            rdms_on(engine, &patterns, &capture.points, Metric::Correlation)?;
         }
         Ok(())
     })?;
@@ -457,9 +451,9 @@ fn single(w: Workload, seconds: f64, note: String) -> KernelTiming {
     summarize(w, seconds, vec![seconds], vec![], note)
 }
 
-/// The end-to-end demo analysis (`ventral run` without a file), once, on a context opened from
-/// `gpu` as `run` opens it. `Smoke` runs it at 64 pixels with CORnet-Z and 100 permutations.
-pub fn analysis_benchmark(gpu: &crate::ContextOptions, size: BenchSize) -> Result<KernelTiming> {
+/// The end-to-end demo analysis (`ventral run` without a file), once, on `engine`. `Smoke` runs
+/// it at 64 pixels with CORnet-Z and 100 permutations.
+pub fn analysis_benchmark(engine: &crate::Engine, size: BenchSize) -> Result<KernelTiming> {
     use crate::analysis::{config::AnalysisConfig, run_analysis, NoProgress};
     let mut cfg = AnalysisConfig::demo(std::env::temp_dir().join("ventral-bench-unused"));
     let what = if size == BenchSize::Smoke {
@@ -474,7 +468,7 @@ pub fn analysis_benchmark(gpu: &crate::ContextOptions, size: BenchSize) -> Resul
         "demo analysis (ventral run): 36 stimuli, alexnet + resnet18, 4 subjects, 1000 permutations, 200 bootstrap samples"
     };
     let t = Instant::now();
-    run_analysis(&cfg, gpu, &NoProgress)?;
+    run_analysis(&cfg, engine, &NoProgress)?;
     let work = Workload::new("analysis", what.into(), "", 0.0, 0.0);
     Ok(single(
         work,
@@ -487,7 +481,11 @@ pub fn analysis_benchmark(gpu: &crate::ContextOptions, size: BenchSize) -> Resul
 /// (N × P, GPU path and native path), Mantel tests at N = 1000 (Pearson, Spearman, τa), a 21-layer × 8-subject
 /// τa table at N = 92, and a ρa bootstrap at N = 500 with 8 subjects. `Smoke` shrinks every size.
 /// Each task runs once, after a warm-up of the GPU pipeline; wall-clock seconds.
-pub fn rsa_benchmarks(ctx: &Context, size: BenchSize, threads: usize) -> Result<Vec<KernelTiming>> {
+pub fn rsa_benchmarks(
+    ctx: Option<&Context>,
+    size: BenchSize,
+    threads: usize,
+) -> Result<Vec<KernelTiming>> {
     use crate::rsa::bootstrap::{bootstrap, BootstrapOptions, Resample};
     use crate::rsa::mantel::{mantel, Alternative, MantelOptions};
     use crate::rsa::rdm::{rdms_gpu, Metric, Patterns};
@@ -512,32 +510,31 @@ pub fn rsa_benchmarks(ctx: &Context, size: BenchSize, threads: usize) -> Result<
 
     let (n, p) = if full { (1000, 43_264) } else { (50, 3000) };
     let x = random(&mut rng, n * p);
-    rdms_gpu(
-        ctx,
-        &[Patterns {
+    // The GPU path only where a wgpu device is open.
+    if let Some(ctx) = ctx {
+        let warm = Patterns {
             data: &x[..10 * p],
             n: 10,
             p,
-        }],
-        Metric::Correlation,
-        64 << 20,
-    )?;
-    time(
-        &mut out,
-        (
-            format!("correlation RDM, N = {n} × {p} features"),
-            "GPU path",
-        ),
-        &mut || {
-            rdms_gpu(
-                ctx,
-                &[Patterns { data: &x, n, p }],
-                Metric::Correlation,
-                64 << 20,
-            )
-            .map(drop)
-        },
-    )?;
+        };
+        rdms_gpu(ctx, &[warm], Metric::Correlation, 64 << 20)?;
+        time(
+            &mut out,
+            (
+                format!("correlation RDM, N = {n} × {p} features"),
+                "GPU path",
+            ),
+            &mut || {
+                rdms_gpu(
+                    ctx,
+                    &[Patterns { data: &x, n, p }],
+                    Metric::Correlation,
+                    64 << 20,
+                )
+                .map(drop)
+            },
+        )?;
+    }
     time(
         &mut out,
         (

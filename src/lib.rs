@@ -38,6 +38,7 @@ pub mod arrays;
 pub mod bench;
 pub mod cli;
 pub mod error;
+pub mod exec;
 pub mod gpu;
 pub mod mat;
 pub mod models;
@@ -49,6 +50,7 @@ pub mod stimuli;
 pub mod weights;
 
 pub use error::{Error, Result};
+pub use exec::{Device, Engine, Executor};
 pub use gpu::{AdapterReport, Backend, Context, ContextOptions, Recorder, Tensor};
 pub use models::{Capture, Graph, Network, Reduce};
 pub use weights::{WeightSource, Weights};

@@ -156,11 +156,12 @@ fn extract_matches_the_library_and_records_provenance() {
     assert_eq!(meta["reduce"], "mean");
     assert!(meta["input"].contains("sha256:"));
 
-    let ctx = common::context(None).unwrap();
+    // The executor `--device auto` picks, as the CLI does.
+    let engine = common::auto_engine();
     let graph = build("resnet18").unwrap();
     let weights = Weights::random(&graph.specs, 5);
     let capture = Capture::parse(&graph, "conv1,layer1,fc", Reduce::Mean).unwrap();
-    let net = Network::new(&ctx, graph, &weights).unwrap();
+    let net = Network::new(&engine, graph, &weights).unwrap();
     let want = net.extract(&x, &shape, &capture).unwrap();
     for (name, want) in ["conv1", "layer1", "fc"].iter().zip(&want) {
         let (shape, got) = tensor(&bytes, name);
@@ -714,6 +715,8 @@ fn bench_quick_writes_the_documented_report() {
     let o = ventral(&[
         "bench",
         "--quick",
+        "--device",
+        "gpu",
         "--skip",
         "rsa,analysis",
         "--models",
@@ -729,6 +732,7 @@ fn bench_quick_writes_the_documented_report() {
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(r["schema"], 1);
     assert!(r["wgpu_version"].is_string() && r["adapter"]["driver"].is_string());
+    assert_eq!(r["executor"]["device"], "gpu");
     assert_eq!(r["quick"], true);
     let results = r["results"].as_array().unwrap();
     let groups: Vec<&str> = results
@@ -893,11 +897,11 @@ fn run_writes_results_that_match_independent_values() {
     }
 
     // Independent path: the library's forward pass, the f64 CPU RDM twin and compare().
-    let ctx = common::context(None).unwrap();
+    let engine = common::auto_engine();
     let graph = build("cornet_z").unwrap();
     let weights = Weights::random(&graph.specs, 7);
     let capture = Capture::parse(&graph, "V1,IT", Reduce::None).unwrap();
-    let net = Network::new(&ctx, graph, &weights).unwrap();
+    let net = Network::new(&engine, graph, &weights).unwrap();
     let mut set = StimulusSet::manifest(&d.join("stimuli.csv")).unwrap();
     let x = set.batch(0, 5, &Preprocess::square(64)).unwrap();
     let acts = net.extract(&x, &[5, 3, 64, 64], &capture).unwrap();
@@ -969,7 +973,12 @@ fn run_writes_results_that_match_independent_values() {
     assert_eq!(manifest["seeds"]["compare"], 3);
     assert_eq!(manifest["seeds"]["model cornet_z-seed7"], 7);
     assert_eq!(manifest["models"][0]["weights"], "seed:7");
-    assert!(manifest["adapter"]["driver"].is_string());
+    let executor = &manifest["executor"];
+    assert_eq!(
+        executor["device"],
+        common::auto_engine().device().to_string()
+    );
+    assert!(executor["adapter"]["driver"].is_string() || executor["threads"].as_u64() >= Some(1));
     let rdms = std::fs::read(out.join("rdms.safetensors")).unwrap();
     let (shape, brain) = tensor(&rdms, "brain/it/bob");
     assert_eq!(shape, vec![10]);

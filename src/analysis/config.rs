@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::exec::Device;
 use crate::stimuli::PreprocessConfig;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -17,6 +18,8 @@ pub struct AnalysisConfig {
     /// `[[model]]` tables, one per network.
     #[serde(default, rename = "model")]
     pub models: Vec<ModelConfig>,
+    #[serde(default)]
+    pub compute: ComputeConfig,
     #[serde(default)]
     pub rdm: RdmConfig,
     /// `[[brain]]` tables, one per RDM file (or simulated set).
@@ -96,20 +99,27 @@ impl ModelConfig {
     }
 }
 
+/// Where everything runs: forward passes, RDMs and the GPU Mantel path.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComputeConfig {
+    /// auto (default: a hardware GPU, else native CPU threads), gpu, native or reference.
+    pub device: Device,
+    /// Native threads (0, the default: one per core).
+    pub threads: usize,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RdmConfig {
     /// correlation (default), euclidean, sq-euclidean or cosine.
     pub metric: String,
-    /// auto (default), gpu, native or f64.
-    pub device: String,
 }
 
 impl Default for RdmConfig {
     fn default() -> Self {
         RdmConfig {
             metric: "correlation".into(),
-            device: "auto".into(),
         }
     }
 }
@@ -160,8 +170,6 @@ pub struct CompareConfig {
     pub bootstrap_over: String,
     /// Worker threads (0: all cores).
     pub threads: usize,
-    /// auto (default), cpu or gpu.
-    pub mantel_device: String,
 }
 
 impl Default for CompareConfig {
@@ -175,7 +183,6 @@ impl Default for CompareConfig {
             bootstrap: 0,
             bootstrap_over: "stimuli".into(),
             threads: 0,
-            mantel_device: "auto".into(),
         }
     }
 }
@@ -340,6 +347,7 @@ impl AnalysisConfig {
             batch: None,
         };
         AnalysisConfig {
+            compute: ComputeConfig::default(),
             stimuli: StimuliConfig {
                 procedural: Some("demo".into()),
                 size: Some(224),

@@ -3,6 +3,7 @@
 //! the demo's simulated subjects.
 
 pub mod config;
+pub mod extract;
 pub mod figures;
 pub mod report;
 
@@ -16,13 +17,12 @@ pub use config::AnalysisConfig;
 
 use crate::arrays::TensorWriter;
 use crate::error::{Error, Result};
-use crate::gpu::{AdapterReport, Context, ContextOptions};
+use crate::exec::{Engine, EngineReport};
 use crate::models::{build, Capture, Network, Reduce};
 use crate::rsa::bootstrap::Resample;
 use crate::rsa::load::{read_rdms, NamedRdm};
 use crate::rsa::mantel::Alternative;
-use crate::rsa::mantel_gpu::MantelDevice;
-use crate::rsa::rdm::{rdms_on, Metric, Patterns, RdmDevice};
+use crate::rsa::rdm::{rdms_on, Metric, Patterns};
 use crate::rsa::summary::{summarize, Summary, SummaryOptions};
 use crate::rsa::{pair_index, Method};
 use crate::stimuli::{Preprocess, ProceduralSet, StimulusSet};
@@ -81,7 +81,8 @@ pub struct AnalysisResult {
     pub labels: Vec<Vec<String>>,
     pub stimulus_hashes: Vec<String>,
     pub preprocess: Option<Preprocess>,
-    pub adapter: AdapterReport,
+    /// Which executor ran the forward passes and RDMs.
+    pub executor: EngineReport,
     pub regions: Vec<Region>,
     pub models: Vec<ModelResult>,
     /// One per (region, method), region-major.
@@ -267,13 +268,12 @@ fn passes(points: &[String], features: &[usize], n: usize, budget: u64) -> Vec<V
 /// Runs a whole analysis and returns its results (nothing is written).
 pub fn run_analysis(
     cfg: &AnalysisConfig,
-    gpu: &ContextOptions,
+    engine: &Engine,
     progress: &dyn Progress,
 ) -> Result<AnalysisResult> {
     let start = Instant::now();
     // Everything that can be checked is checked before the first forward pass.
     let metric: Metric = cfg.rdm.metric.parse()?;
-    let rdm_device: RdmDevice = cfg.rdm.device.parse()?;
     let methods: Vec<Method> = cfg
         .compare
         .methods
@@ -282,7 +282,6 @@ pub fn run_analysis(
         .collect::<Result<_>>()?;
     let alternative: Alternative = cfg.compare.alternative.parse()?;
     let resample: Resample = cfg.compare.bootstrap_over.parse()?;
-    let mantel_device: MantelDevice = cfg.compare.mantel_device.parse()?;
     let pre = cfg.preprocess.build()?;
     let mut stimuli = open_stimuli(cfg)?;
     let n = stimuli.len();
@@ -302,7 +301,6 @@ pub fn run_analysis(
     }
     let stimulus_hashes = stimuli.hashes()?;
 
-    let ctx = Context::new(gpu)?;
     let (h, w) = stimuli.tensor_size().unwrap_or_else(|| {
         let s = pre.as_ref().map_or(224, Preprocess::output_size);
         (s, s)
@@ -338,7 +336,7 @@ pub fn run_analysis(
         } else {
             None
         };
-        let net = Network::new(&ctx, graph, &weights)?;
+        let net = Network::new(engine, graph, &weights)?;
         let mut rdms = vec![Vec::new(); capture.points.len()];
         let mut degenerate = BTreeMap::new();
         let (mut t_extract, mut t_rdm) = (0.0, 0.0);
@@ -354,10 +352,7 @@ pub fn run_analysis(
                 .map(|&i| Vec::with_capacity(n * features[i]))
                 .collect();
             let t = Instant::now();
-            for lo in (0..n).step_by(batch) {
-                let hi = (lo + batch).min(n);
-                let x = stimuli.batch(lo, hi, &pre_or_default)?;
-                let out = net.extract(&x, &[hi - lo, 3, h, w], &sub)?;
+            let sink = |lo: usize, hi: usize, out: Vec<Vec<f32>>| {
                 for (k, o) in out.into_iter().enumerate() {
                     if let Some(wr) = writer.as_mut() {
                         wr.write_tensor_rows(group[k], lo, &o)?;
@@ -365,7 +360,17 @@ pub fn run_analysis(
                     acts[k].extend_from_slice(&o);
                 }
                 progress.advance((hi - lo) as u64);
-            }
+                Ok(())
+            };
+            extract::extract_batches(
+                &net,
+                &mut stimuli,
+                &pre_or_default,
+                &sub,
+                batch,
+                (h, w),
+                sink,
+            )?;
             t_extract += t.elapsed().as_secs_f64();
             let t = Instant::now();
             let patterns: Vec<Patterns<'_>> = group
@@ -378,7 +383,7 @@ pub fn run_analysis(
                 })
                 .collect();
             let names: Vec<String> = sub.points.iter().map(|p| format!("{label}/{p}")).collect();
-            let (out, used) = rdms_on(rdm_device, Some(&ctx), &patterns, &names, metric)?;
+            let (out, used) = rdms_on(engine, &patterns, &names, metric)?;
             device_used = used;
             for (&i, r) in group.iter().zip(out) {
                 if !r.degenerate.is_empty() {
@@ -435,15 +440,18 @@ pub fn run_analysis(
                 bootstrap_over: resample,
                 differences: false,
                 threads: cfg.compare.threads,
-                mantel_device,
             };
             progress.stage(
                 &format!("{} vs {}: {method}", region.name, "layers"),
                 layer_rdms.len() as u64,
             );
-            let s = summarize(&layer_rdms, &region.subjects, &opts, Some(&ctx), &|_, _| {
-                progress.advance(1)
-            })?;
+            let s = summarize(
+                &layer_rdms,
+                &region.subjects,
+                &opts,
+                engine.context(),
+                &|_, _| progress.advance(1),
+            )?;
             progress.finish();
             summaries.push((region.name.clone(), s));
         }
@@ -456,7 +464,7 @@ pub fn run_analysis(
         labels: stimuli.labels.clone(),
         stimulus_hashes,
         preprocess: pre,
-        adapter: ctx.adapter().clone(),
+        executor: engine.report(),
         regions,
         models,
         summaries,

@@ -153,7 +153,7 @@ pub fn results_json(r: &AnalysisResult) -> Result<String> {
 #[derive(Serialize)]
 struct Manifest<'a> {
     ventral_version: &'static str,
-    adapter: &'a crate::gpu::AdapterReport,
+    executor: &'a crate::exec::EngineReport,
     stimuli: ManifestStimuli<'a>,
     preprocess: &'a Option<crate::stimuli::Preprocess>,
     models: Vec<ManifestModel<'a>>,
@@ -298,7 +298,7 @@ pub fn write_outputs(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> 
         .collect();
     let manifest = Manifest {
         ventral_version: env!("CARGO_PKG_VERSION"),
-        adapter: &r.adapter,
+        executor: &r.executor,
         stimuli: ManifestStimuli {
             source: &r.stimulus_source,
             count: n,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::{Failure, GpuArgs};
+use super::{DeviceArgs, Failure};
 use crate::bench::{
     analysis_benchmark, kernel_benchmarks, model_benchmark, rsa_benchmarks, BenchSize, CaptureMode,
     KernelTiming, ModelTiming,
@@ -31,7 +31,7 @@ pub struct BenchArgs {
 #[derive(Args, Debug)]
 pub struct AllArgs {
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
     /// Smoke sizes, two samples, small models at 64 px, the demo analysis at 64 px: seconds
     /// (what CI runs; no timing is asserted).
     #[arg(long)]
@@ -74,7 +74,7 @@ pub enum BenchWhat {
 #[derive(Args, Debug)]
 pub struct RsaArgs {
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
     /// Problem sizes: `full` (reported) or `smoke` (seconds).
     #[arg(long, value_enum, default_value_t = BenchSize::Full)]
     pub size: BenchSize,
@@ -89,7 +89,7 @@ pub struct RsaArgs {
 #[derive(Args, Debug)]
 pub struct ModelArgs {
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
     /// Comma-separated model names
     #[arg(long, default_value = "alexnet,resnet18,resnet50,vgg16,cornet_z")]
     pub models: String,
@@ -113,7 +113,7 @@ pub struct ModelArgs {
 #[derive(Args, Debug)]
 pub struct KernelArgs {
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
     /// Problem sizes: `full` (reported) or `smoke` (seconds).
     #[arg(long, value_enum, default_value_t = BenchSize::Full)]
     pub size: BenchSize,
@@ -145,7 +145,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     if k.samples == 0 {
         return Err(crate::Error::Invalid("--samples must be at least 1".into()).into());
     }
-    let ctx = Context::new(&k.gpu.options()?)?;
+    let ctx = Context::new(&k.device.options()?)?;
     eprintln!("adapter: {}", ctx.adapter().summary());
     let results = kernel_benchmarks(&ctx, k.size, k.samples)?;
     if let Some(path) = &k.compare {
@@ -185,11 +185,18 @@ fn run_models(m: &ModelArgs) -> Result<(), Failure> {
             crate::Error::Invalid("--samples and --batch must be at least 1".into()).into(),
         );
     }
-    let ctx = Context::new(&m.gpu.options()?)?;
-    eprintln!("adapter: {}", ctx.adapter().summary());
+    let engine = m.device.open()?;
+    eprintln!("device: {}", engine.summary());
     let mut results: Vec<ModelTiming> = Vec::new();
     for model in m.models.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let r = model_benchmark(&ctx, model, m.batch, m.size, m.samples, CaptureMode::None)?;
+        let r = model_benchmark(
+            &engine,
+            model,
+            m.batch,
+            m.size,
+            m.samples,
+            CaptureMode::None,
+        )?;
         if !m.json {
             println!(
                 "{:<20} batch {:>3} {:>4}px  first {:>8.2} s  median {:>8.3} s (min {:.3}, max {:.3})  {:>8.2} img/s  {:>7} GFLOP/s",
@@ -198,7 +205,9 @@ fn run_models(m: &ModelArgs) -> Result<(), Failure> {
             );
         }
         results.push(r);
-        ctx.trim_pool();
+        if let Some(ctx) = engine.context() {
+            ctx.trim_pool();
+        }
     }
     if let Some(path) = &m.compare {
         let timings: Vec<KernelTiming> = results.iter().map(|r| r.timing.clone()).collect();
@@ -207,7 +216,7 @@ fn run_models(m: &ModelArgs) -> Result<(), Failure> {
     if m.json {
         let report = serde_json::json!({
             "ventral_version": env!("CARGO_PKG_VERSION"),
-            "adapter": ctx.adapter(),
+            "executor": engine.report(),
             "results": results,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -216,13 +225,13 @@ fn run_models(m: &ModelArgs) -> Result<(), Failure> {
 }
 
 fn run_rsa(r: &RsaArgs) -> Result<(), Failure> {
-    let ctx = Context::new(&r.gpu.options()?)?;
-    eprintln!("adapter: {}", ctx.adapter().summary());
-    let results = rsa_benchmarks(&ctx, r.size, r.threads)?;
+    let engine = r.device.open()?;
+    eprintln!("device: {}", engine.summary());
+    let results = rsa_benchmarks(engine.context(), r.size, r.threads)?;
     if r.json {
         let report = serde_json::json!({
             "ventral_version": env!("CARGO_PKG_VERSION"),
-            "adapter": ctx.adapter(),
+            "executor": engine.report(),
             "threads": std::thread::available_parallelism().map_or(1, |t| t.get()),
             "results": results,
         });
@@ -251,7 +260,10 @@ struct FullReport<'a> {
     wgpu_version: &'static str,
     created_unix_s: u64,
     machine: Machine,
-    adapter: &'a AdapterReport,
+    /// The wgpu adapter, when the GPU executor ran.
+    adapter: Option<&'a AdapterReport>,
+    /// Which executor ran the models, with its adapter or its threads and SIMD level.
+    executor: crate::exec::EngineReport,
     quick: bool,
     samples: usize,
     results: Vec<serde_json::Value>,
@@ -327,9 +339,9 @@ fn run_all(a: &AllArgs) -> Result<(), Failure> {
         .iter()
         .map(|m| crate::models::build(m).map(|_| m.to_string()))
         .collect::<crate::Result<Vec<_>>>()?;
-    let opts = a.gpu.options()?;
-    let ctx = Context::new(&opts)?;
-    eprintln!("adapter: {}", ctx.adapter().summary());
+    let opts = a.device.options()?;
+    let engine = a.device.open()?;
+    eprintln!("device: {}", engine.summary());
     println!(
         "{:<8} {:<86} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}  timer",
         "group", "workload", "first s", "median s", "MAD s", "min s", "max s", "GFLOP/s", "GB/s"
@@ -365,8 +377,13 @@ fn run_all(a: &AllArgs) -> Result<(), Failure> {
         Ok(())
     };
     if !skip.contains(&"kernels") {
-        for t in kernel_benchmarks(&ctx, size, samples)? {
-            show(&t, serde_json::Value::Null)?;
+        match engine.context() {
+            Some(ctx) => {
+                for t in kernel_benchmarks(ctx, size, samples)? {
+                    show(&t, serde_json::Value::Null)?;
+                }
+            }
+            None => eprintln!("kernels: the WGSL kernel group runs with --device gpu"),
         }
     }
     if !skip.contains(&"models") {
@@ -377,24 +394,26 @@ fn run_all(a: &AllArgs) -> Result<(), Failure> {
                         eprintln!("{model} batch {batch}: all+rdm skipped (an RDM needs 2 images)");
                         continue;
                     }
-                    let r = model_benchmark(&ctx, model, batch, px, samples, mode)?;
+                    let r = model_benchmark(&engine, model, batch, px, samples, mode)?;
                     let extra = serde_json::json!({
                         "model": r.model, "batch": r.batch, "size": r.size,
                         "capture": r.capture, "images_per_s": r.images_per_s,
                     });
                     show(&r.timing, extra)?;
-                    ctx.trim_pool();
+                    if let Some(ctx) = engine.context() {
+                        ctx.trim_pool();
+                    }
                 }
             }
         }
     }
     if !skip.contains(&"rsa") {
-        for t in rsa_benchmarks(&ctx, size, 0)? {
+        for t in rsa_benchmarks(engine.context(), size, 0)? {
             show(&t, serde_json::Value::Null)?;
         }
     }
     if !skip.contains(&"analysis") {
-        show(&analysis_benchmark(&opts, size)?, serde_json::Value::Null)?;
+        show(&analysis_benchmark(&engine, size)?, serde_json::Value::Null)?;
     }
     let portability = if skip.contains(&"selftest") {
         None
@@ -423,7 +442,8 @@ fn run_all(a: &AllArgs) -> Result<(), Failure> {
                 arch: std::env::consts::ARCH,
                 cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             },
-            adapter: ctx.adapter(),
+            adapter: engine.context().map(Context::adapter),
+            executor: engine.report(),
             quick: a.quick,
             samples,
             results: json,

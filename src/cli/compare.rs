@@ -8,12 +8,10 @@ use serde::Serialize;
 
 use super::Failure;
 use crate::error::Error;
-use crate::gpu::Context;
 use crate::output::{csv_field as quote, csv_number as opt, write_file};
 use crate::rsa::bootstrap::Resample;
 use crate::rsa::load::read_rdms;
 use crate::rsa::mantel::Alternative;
-use crate::rsa::mantel_gpu::MantelDevice;
 use crate::rsa::summary::{summarize, Summary, SummaryOptions};
 use crate::rsa::Method;
 
@@ -50,12 +48,8 @@ pub struct CompareArgs {
     /// Worker threads (0: all cores)
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Where Mantel permutations run: auto (GPU for dot-product methods on a hardware adapter,
-    /// CPU threads otherwise), cpu or gpu
-    #[arg(long, default_value = "auto")]
-    pub mantel_device: String,
     #[command(flatten)]
-    pub gpu: super::GpuArgs,
+    pub device: super::DeviceArgs,
     /// Results: .csv or .json
     #[arg(long)]
     pub out: PathBuf,
@@ -94,7 +88,6 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         bootstrap_over: args.bootstrap_over.parse()?,
         differences: true,
         threads: args.threads,
-        mantel_device: args.mantel_device.parse()?,
     };
     let csv = match args.out.extension().and_then(|e| e.to_str()) {
         Some("csv") => true,
@@ -119,15 +112,10 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         ))
         .into());
     }
-    // A GPU context only when the GPU path may be used.
-    let ctx = match opts.mantel_device {
-        _ if opts.permutations == 0 => None,
-        MantelDevice::Cpu => None,
-        _ if matches!(opts.method, Method::KendallTauA | Method::KendallTauB) => None,
-        MantelDevice::Gpu => Some(Context::new(&args.gpu.options()?)?),
-        MantelDevice::Auto => Context::new(&args.gpu.options()?).ok(),
-    };
-    let summary = summarize(&models, &subjects, &opts, ctx.as_ref(), &|_, _| {})?;
+    // Mantel permutations of the dot-product methods run on the GPU device; everything else on
+    // CPU threads.
+    let engine = args.device.open()?;
+    let summary = summarize(&models, &subjects, &opts, engine.context(), &|_, _| {})?;
     let results = Results {
         settings: Settings {
             method: opts.method,

@@ -2,20 +2,20 @@
 
 use clap::Args;
 
-use super::{Failure, GpuArgs};
+use super::{DeviceArgs, Failure};
 use crate::gpu::Context;
 
 #[derive(Args, Debug)]
 pub struct DevicesArgs {
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: &DevicesArgs) -> Result<(), Failure> {
-    let opts = args.gpu.options()?;
+    let opts = args.device.options()?;
     let reports = Context::list_adapters(opts.backend);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);

@@ -8,10 +8,10 @@ use std::time::Instant;
 use clap::Args;
 
 use super::model_args::{weights_metadata, ModelArgs};
-use super::{Failure, GpuArgs};
+use super::{DeviceArgs, Failure};
+use crate::analysis::extract::extract_batches;
 use crate::arrays::{ActivationFormat, TensorWriter};
 use crate::error::{Error, Result};
-use crate::gpu::Context;
 use crate::models::{Capture, Network, Reduce};
 use crate::stimuli::{Preprocess, PreprocessConfig, StimulusSet};
 
@@ -51,7 +51,7 @@ pub struct ExtractArgs {
     #[arg(long)]
     pub save_weights: Option<PathBuf>,
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
 }
 
 /// The stimulus set and the preprocessing of `--images`, or the `--input` tensor.
@@ -101,7 +101,7 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
         weights.save(path, &weights_metadata(&graph, &weights))?;
     }
 
-    let ctx = Context::new(&args.gpu.options()?)?;
+    let engine = args.device.open()?;
     let mut meta = BTreeMap::from([
         ("model".to_string(), graph.model.clone()),
         ("weights".into(), weights.source.tag()),
@@ -110,7 +110,7 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
         ("images".into(), n.to_string()),
         ("reduce".into(), reduce.to_string()),
         ("batch".into(), args.batch.to_string()),
-        ("adapter".into(), ctx.adapter().summary()),
+        ("device".into(), engine.summary()),
         ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
     ]);
     if stimuli.tensor_size().is_none() {
@@ -121,24 +121,23 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
         .map(|s| std::iter::once(n).chain(s.iter().copied()).collect())
         .collect();
     let mut writer = TensorWriter::create(&args.out, &capture.points, &shapes, meta)?;
-    let net = Network::new(&ctx, graph, &weights)?;
+    let net = Network::new(&engine, graph, &weights)?;
 
     let start = Instant::now();
     let batches = n.div_ceil(args.batch);
-    for (b, lo) in (0..n).step_by(args.batch).enumerate() {
-        let hi = (lo + args.batch).min(n);
-        let x = stimuli.batch(lo, hi, &pre)?;
-        let acts = net.extract(&x, &[hi - lo, net.graph().in_channels, h, w], &capture)?;
+    let sink = |lo: usize, hi: usize, acts: Vec<Vec<f32>>| {
         writer.write_rows(lo, &acts)?;
-        log::info!("batch {}/{batches}: images {lo}..{hi}", b + 1);
-    }
+        log::info!("batch {}/{batches}: images {lo}..{hi}", lo / args.batch + 1);
+        Ok(())
+    };
+    extract_batches(&net, &mut stimuli, &pre, &capture, args.batch, (h, w), sink)?;
     writer.finish()?;
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{}: {n} images in {secs:.2} s ({:.1} img/s) on {}",
         net.graph().model,
         n as f64 / secs,
-        ctx.adapter().summary()
+        engine.summary()
     );
     println!(
         "{} capture points -> {}",

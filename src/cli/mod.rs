@@ -16,6 +16,7 @@ mod weights;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::Error;
+use crate::exec::{Device, Engine};
 use crate::gpu::{Backend, ContextOptions};
 
 /// Exit code of a usage error (bad flag or value).
@@ -59,9 +60,17 @@ pub enum Command {
     Cka(cka::CkaArgs),
 }
 
-/// Adapter selection shared by every GPU subcommand.
+/// The device word and adapter selection shared by every subcommand that computes.
 #[derive(Args, Debug, Clone)]
-pub struct GpuArgs {
+pub struct DeviceArgs {
+    /// Where to compute: auto (a hardware GPU when there is one, else native CPU threads), gpu
+    /// (the WGSL kernels on a wgpu adapter, software ones included), native (CPU threads) or
+    /// reference (the f64 twins; slow) [env: VENTRAL_DEVICE]
+    #[arg(long, env = "VENTRAL_DEVICE", hide_env = true)]
+    pub device: Option<Device>,
+    /// Native threads (0: one per core)
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Graphics API: vulkan, metal, dx12, gl or any [env: VENTRAL_BACKEND]
     #[arg(long)]
     pub backend: Option<String>,
@@ -70,8 +79,17 @@ pub struct GpuArgs {
     pub adapter: Option<String>,
 }
 
-impl GpuArgs {
-    /// Flags over environment.
+impl DeviceArgs {
+    /// Resolves the device word to an engine (see [`Engine::open`]).
+    pub fn open(&self) -> Result<Engine, Error> {
+        Engine::open(
+            self.device.unwrap_or_default(),
+            &self.options()?,
+            self.threads,
+        )
+    }
+
+    /// Adapter selection: flags over environment.
     pub fn options(&self) -> Result<ContextOptions, Error> {
         let backend = self
             .backend

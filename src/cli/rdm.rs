@@ -1,16 +1,15 @@
-//! `ventral rdm`: one RDM per activation tensor, computed on the GPU (or the f64 CPU twin).
+//! `ventral rdm`: one RDM per activation tensor, on the GPU, native CPU threads or the f64 reference.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Failure, GpuArgs};
+use super::{DeviceArgs, Failure};
 use crate::arrays::{read_arrays, TensorWriter};
 use crate::error::Error;
-use crate::gpu::Context;
 use crate::rsa::condensed_to_square;
-use crate::rsa::rdm::{rdms_on, Metric, Patterns, RdmDevice};
+use crate::rsa::rdm::{rdms_on, Metric, Patterns};
 use crate::weights::sha256_file;
 
 #[derive(Args, Debug)]
@@ -24,10 +23,6 @@ pub struct RdmArgs {
     /// Tensors to use (comma-separated; default all)
     #[arg(long)]
     pub layers: Option<String>,
-    /// Where to compute: auto (native CPU threads on a CPU adapter such as lavapipe, the GPU
-    /// otherwise), gpu, native, or f64 (the exact CPU reference; slow)
-    #[arg(long, default_value = "auto")]
-    pub device: String,
     /// Output .safetensors: one condensed RDM [N(N−1)/2] per tensor (upper triangle, row-major)
     #[arg(long)]
     pub out: PathBuf,
@@ -35,7 +30,7 @@ pub struct RdmArgs {
     #[arg(long)]
     pub square: bool,
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
 }
 
 pub fn run(args: &RdmArgs) -> Result<(), Failure> {
@@ -74,19 +69,14 @@ pub fn run(args: &RdmArgs) -> Result<(), Failure> {
         let data: Vec<f32> = a.data.iter().map(|&v| v as f32).collect();
         layers.push((name.clone(), data, a.data.len() / n));
     }
-    let device: RdmDevice = args.device.parse()?;
-    let ctx = match device {
-        RdmDevice::Gpu => Some(Context::new(&args.gpu.options()?)?),
-        RdmDevice::Auto => Context::new(&args.gpu.options()?).ok(),
-        _ => None,
-    };
+    let engine = args.device.open()?;
     let start = std::time::Instant::now();
     let patterns: Vec<Patterns<'_>> = layers
         .iter()
         .map(|(_, x, p)| Patterns { data: x, n, p: *p })
         .collect();
     let names: Vec<String> = layers.iter().map(|(n, _, _)| n.clone()).collect();
-    let (rdms, device) = rdms_on(device, ctx.as_ref(), &patterns, &names, metric)?;
+    let (rdms, device) = rdms_on(&engine, &patterns, &names, metric)?;
     let secs = start.elapsed().as_secs_f64();
     let mut degenerate = BTreeMap::new();
     for ((name, _, _), r) in layers.iter().zip(&rdms) {

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Failure, GpuArgs};
+use super::{DeviceArgs, Failure};
 use crate::analysis::report::{summary_table, write_outputs};
 use crate::analysis::{run_analysis, AnalysisConfig, Progress};
+use crate::exec::Engine;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -27,7 +28,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub print_demo: bool,
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
 }
 
 /// indicatif bars, one per stage.
@@ -74,6 +75,13 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if let Some(out) = &args.out {
         cfg.output.folder = out.clone();
     }
+    // --device and --threads override the file's [compute] (and are recorded in the copy).
+    if let Some(device) = args.device.device {
+        cfg.compute.device = device;
+    }
+    if args.device.threads != 0 {
+        cfg.compute.threads = args.device.threads;
+    }
     if args.analysis.is_none() {
         eprintln!(
             "ventral demo: 36 procedural stimuli, seeded random AlexNet and ResNet-18, 4 simulated subjects \
@@ -84,7 +92,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         enabled: !args.quiet && std::io::stderr().is_terminal(),
         bar: RefCell::new(None),
     };
-    let result = run_analysis(&cfg, &args.gpu.options()?, &bars)?;
+    let engine = Engine::open(
+        cfg.compute.device,
+        &args.device.options()?,
+        cfg.compute.threads,
+    )?;
+    let result = run_analysis(&cfg, &engine, &bars)?;
     let files = write_outputs(&result, &cfg.output.folder)?;
     if !args.quiet {
         eprintln!(
@@ -92,7 +105,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             files.len(),
             cfg.output.folder.display(),
             result.seconds_total,
-            result.adapter.summary()
+            engine.summary()
         );
     }
     super::print_out(&summary_table(&result))

@@ -2,14 +2,16 @@
 
 use clap::Args;
 
-use super::{print_out, Failure, GpuArgs};
+use super::{print_out, DeviceArgs, Failure};
+use crate::exec::cases::exec_cases;
+use crate::exec::{Engine, NativeExecutor};
 use crate::gpu::Context;
 use crate::selftest::{run_all, Comparison};
 
 #[derive(Args, Debug)]
 pub struct SelftestArgs {
     #[command(flatten)]
-    pub gpu: GpuArgs,
+    pub device: DeviceArgs,
     /// Test every adapter that matches --backend/--adapter, not just the best one.
     #[arg(long)]
     pub all_adapters: bool,
@@ -72,6 +74,22 @@ pub(crate) fn selftest_rows(
             Err(e) => rows.push(row("(open device)", None, Some(e.to_string()))),
         }
     }
+    // The native executor as one more column: every executor op against the reference.
+    let native = Engine::Native(NativeExecutor::new(0)?);
+    for case in exec_cases() {
+        let (comparison, error) = match case.check_on(&native, seed) {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        rows.push(Row {
+            kernel: case.name.into(),
+            adapter: format!("native ({})", native.summary()),
+            backend: "native".into(),
+            pass: error.is_none() && comparison.as_ref().is_some_and(|c| c.pass),
+            comparison,
+            error,
+        });
+    }
     Ok((contexts.into_iter().map(|(r, _)| r).collect(), rows))
 }
 
@@ -82,7 +100,7 @@ impl Row {
 }
 
 pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
-    let opts = args.gpu.options()?;
+    let opts = args.device.options()?;
     let (adapters, rows) = selftest_rows(&opts, args.all_adapters, args.seed)?;
     let failed = rows.iter().filter(|r| !r.pass).count();
     if args.json {

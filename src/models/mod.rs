@@ -6,6 +6,7 @@ mod alexnet;
 mod cornet;
 mod graph;
 mod network;
+pub mod plan;
 mod resnet;
 mod vgg;
 pub mod vit;
@@ -13,6 +14,7 @@ pub mod vit;
 pub use alexnet::DEEPCLUSTER_CLUSTERS;
 pub use graph::{Graph, Layout, Node, NodeId, Op, Point, ReceptiveField};
 pub use network::{Capture, Network, Reduce};
+pub use plan::Plan;
 
 use crate::error::{Error, Result};
 

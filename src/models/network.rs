@@ -1,20 +1,17 @@
-//! A [`Graph`] with its weights on the GPU: one recorded submission per batch, captured points
-//! reduced on the GPU and read back once.
+//! A [`Graph`] with its weights on an executor: the [`Plan`] of a capture run op by op (on the GPU
+//! recorded into one submission per batch), captured points reduced on the device and read back
+//! once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::graph::{Graph, Layout, NodeId, Op};
+use super::plan::Plan;
 use super::vit::resample_pos_embed;
 use crate::error::{Error, Result};
-use crate::gpu::{Context, Recorder, Tensor};
-use crate::ops::attention::{attention, AttentionOutputs};
-use crate::ops::conv::conv2d;
-use crate::ops::elementwise::{add, gelu, relu};
-use crate::ops::matmul::{matmul, Matmul};
-use crate::ops::norm::{batch_norm, layer_norm, BatchNormParams};
-use crate::ops::pool::{adaptive_avg_pool2d, max_pool2d, Pool2d};
-use crate::ops::tokens::{patch_tokens, reduce_tokens, slice_cols};
+use crate::exec::{Engine, Executor, GpuExecutor, HostTensor, NativeExecutor, ReferenceExecutor};
+use crate::gpu::Tensor;
+use crate::ops::pool::Pool2d;
 use crate::weights::{WeightSource, Weights};
 
 /// What happens to a captured activation before readback, by layout. Vectors `[N, F]` are
@@ -125,26 +122,53 @@ impl Capture {
     }
 }
 
-/// A model ready to run: architecture plus weights resident on the GPU.
-pub struct Network<'c> {
-    ctx: &'c Context,
+/// Weights of one network on one executor, and the token prefixes made from them.
+struct Params<T> {
+    tensors: HashMap<String, T>,
+    /// Class token + position embedding per token node and patch grid, made on first use.
+    prefixes: Mutex<HashMap<(NodeId, [usize; 2]), T>>,
+}
+
+/// The executor a network runs on, with its weights there.
+enum Runner<'e> {
+    Gpu(GpuExecutor<'e>, Params<Tensor>),
+    Native(&'e NativeExecutor, Params<HostTensor>),
+    Reference(&'e ReferenceExecutor, Params<HostTensor>),
+}
+
+/// A model ready to run: architecture plus weights resident on an executor.
+pub struct Network<'e> {
     graph: Graph,
-    weights: HashMap<String, Tensor>,
     source: WeightSource,
     /// Host copies of each token node's class token and position embedding.
     token_weights: HashMap<NodeId, (Vec<f32>, Vec<f32>)>,
-    /// Class token + position embedding per token node and patch grid, made on first use.
-    prefixes: Mutex<HashMap<(NodeId, [usize; 2]), Tensor>>,
+    runner: Runner<'e>,
 }
 
-impl<'c> Network<'c> {
-    /// Uploads `weights` (already checked against `graph.specs`).
-    pub fn new(ctx: &'c Context, graph: Graph, weights: &Weights) -> Result<Network<'c>> {
-        let mut map = HashMap::new();
-        for spec in &graph.specs {
-            let t = weights.get(&spec.name)?;
-            map.insert(spec.name.clone(), ctx.upload(&t.data, &t.shape)?);
-        }
+fn upload<E: Executor>(exec: &E, graph: &Graph, weights: &Weights) -> Result<Params<E::Tensor>> {
+    let mut tensors = HashMap::new();
+    for spec in &graph.specs {
+        let t = weights.get(&spec.name)?;
+        tensors.insert(spec.name.clone(), exec.upload(&t.data, &t.shape)?);
+    }
+    Ok(Params {
+        tensors,
+        prefixes: Mutex::new(HashMap::new()),
+    })
+}
+
+impl<'e> Network<'e> {
+    /// Loads `weights` (already checked against `graph.specs`) onto `engine`.
+    pub fn new(engine: &'e Engine, graph: Graph, weights: &Weights) -> Result<Network<'e>> {
+        let runner = match engine {
+            Engine::Gpu(ctx) => {
+                let exec = GpuExecutor::new(ctx);
+                let params = upload(&exec, &graph, weights)?;
+                Runner::Gpu(exec, params)
+            }
+            Engine::Native(exec) => Runner::Native(exec, upload(exec, &graph, weights)?),
+            Engine::Reference(exec) => Runner::Reference(exec, upload(exec, &graph, weights)?),
+        };
         let mut token_weights = HashMap::new();
         for (id, node) in graph.nodes.iter().enumerate() {
             if let Op::Tokens {
@@ -158,28 +182,11 @@ impl<'c> Network<'c> {
             }
         }
         Ok(Network {
-            ctx,
             graph,
-            weights: map,
             source: weights.source.clone(),
             token_weights,
-            prefixes: Mutex::new(HashMap::new()),
+            runner,
         })
-    }
-
-    /// The class token followed by the position embedding for a `grid` of patches.
-    fn token_prefix(&self, id: NodeId, stored: [usize; 2], grid: [usize; 2]) -> Result<Tensor> {
-        let mut cache = self.prefixes.lock().expect("prefix cache lock");
-        if let Some(t) = cache.get(&(id, grid)) {
-            return Ok(t.clone());
-        }
-        let (cls, pos) = &self.token_weights[&id];
-        let d = cls.len();
-        let mut prefix = cls.clone();
-        prefix.extend(resample_pos_embed(pos, d, stored, grid));
-        let t = self.ctx.upload(&prefix, &[prefix.len()])?;
-        cache.insert((id, grid), t.clone());
-        Ok(t)
     }
 
     pub fn graph(&self) -> &Graph {
@@ -190,167 +197,8 @@ impl<'c> Network<'c> {
         &self.source
     }
 
-    fn w(&self, name: &str) -> &Tensor {
-        &self.weights[name]
-    }
-
-    /// Runs `x: [N, C, H, W]` through the network in one submission and returns the captured
-    /// points (reduced) in `capture` order. Conv/linear + ReLU are fused only when the conv output
-    /// itself is not captured; fusion is exact, so capturing never changes another point's values.
-    pub fn forward(&self, x: &Tensor, capture: &Capture) -> Result<Vec<Tensor>> {
-        let s = x.shape();
-        if s.len() != 4 || s[1] != self.graph.in_channels {
-            return Err(Error::Invalid(format!(
-                "{} takes input [N, {}, H, W], got {s:?}",
-                self.graph.model, self.graph.in_channels
-            )));
-        }
-        self.graph.shapes(s[0], s[2], s[3])?;
-        let nodes = &self.graph.nodes;
-        let mut wanted: Vec<Vec<usize>> = vec![vec![]; nodes.len()];
-        for (i, name) in capture.points.iter().enumerate() {
-            let p = self.graph.point(name).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{} has no capture point '{name}'",
-                    self.graph.model
-                ))
-            })?;
-            wanted[p.node].push(i);
-        }
-        let mut consumers: Vec<Vec<NodeId>> = vec![vec![]; nodes.len()];
-        for (id, n) in nodes.iter().enumerate() {
-            for &i in &n.inputs {
-                consumers[i].push(id);
-            }
-        }
-        // Only nodes that lead to a captured point run.
-        let mut live: Vec<bool> = vec![false; nodes.len()];
-        for id in (0..nodes.len()).rev() {
-            live[id] = !wanted[id].is_empty() || consumers[id].iter().any(|&c| live[c]);
-        }
-        let fused = |id: NodeId| -> bool {
-            id > 0
-                && nodes[id].op == Op::Relu
-                && matches!(nodes[id - 1].op, Op::Conv { .. } | Op::Linear { .. })
-                && consumers[id - 1] == [id]
-                && wanted[id - 1].is_empty()
-        };
-
-        let mut rec = self.ctx.recorder();
-        let mut out: Vec<Option<Tensor>> = vec![None; nodes.len()];
-        let mut captured: Vec<Option<Tensor>> = vec![None; capture.points.len()];
-        out[0] = Some(x.clone());
-        for id in 1..nodes.len() {
-            if !live[id] {
-                continue;
-            }
-            let node = &nodes[id];
-            let input =
-                |k: usize| -> &Tensor { out[node.inputs[k]].as_ref().expect("input is live") };
-            let fuse_relu = id + 1 < nodes.len() && fused(id + 1);
-            let y = match &node.op {
-                Op::Input => x.clone(),
-                Op::Conv { weight, bias, conv } => {
-                    let p = crate::ops::conv::Conv2d {
-                        relu: fuse_relu,
-                        ..*conv
-                    };
-                    conv2d(
-                        &mut rec,
-                        input(0),
-                        self.w(weight),
-                        bias.as_deref().map(|b| self.w(b)),
-                        &p,
-                    )?
-                }
-                Op::Linear { weight, bias } => {
-                    let opts = Matmul {
-                        trans_b: true,
-                        relu: fuse_relu,
-                        ..Matmul::default()
-                    };
-                    // Over the last dimension: tokens [N, T, D] go through as [N·T, D].
-                    let x = input(0);
-                    let d = *x.shape().last().expect("checked shape");
-                    let rows = x.reshape(&[x.len() / d, d])?;
-                    let y = matmul(
-                        &mut rec,
-                        &rows,
-                        self.w(weight),
-                        bias.as_deref().map(|b| self.w(b)),
-                        opts,
-                    )?;
-                    let mut shape = x.shape().to_vec();
-                    *shape.last_mut().expect("rank ≥ 2") = y.shape()[1];
-                    y.reshape(&shape)?
-                }
-                Op::BatchNorm { prefix, eps } => {
-                    let t = |s: &str| self.w(&format!("{prefix}.{s}"));
-                    let p = BatchNormParams {
-                        mean: t("running_mean"),
-                        var: t("running_var"),
-                        gamma: t("weight"),
-                        beta: t("bias"),
-                        eps: *eps,
-                    };
-                    batch_norm(&mut rec, input(0), &p)?
-                }
-                Op::Relu if fused(id) => input(0).clone(),
-                Op::Relu => relu(&mut rec, input(0))?,
-                Op::MaxPool(p) => max_pool2d(&mut rec, input(0), p)?,
-                Op::AdaptiveAvgPool(o) => adaptive_avg_pool2d(&mut rec, input(0), *o)?,
-                Op::Flatten => {
-                    let s = input(0).shape();
-                    input(0).reshape(&[s[0], s[1..].iter().product()])?
-                }
-                Op::Add => add(&mut rec, input(0), input(1))?,
-                Op::LayerNorm { prefix, eps } => {
-                    let t = |s: &str| self.w(&format!("{prefix}.{s}"));
-                    layer_norm(&mut rec, input(0), t("weight"), t("bias"), *eps)?
-                }
-                Op::Gelu => gelu(&mut rec, input(0))?,
-                Op::Tokens { grid, .. } => {
-                    let s = input(0).shape();
-                    let prefix = self.token_prefix(id, *grid, [s[2], s[3]])?;
-                    patch_tokens(&mut rec, input(0), &prefix)?
-                }
-                Op::Attention { heads } | Op::AttentionWeights { heads } => {
-                    let values = matches!(node.op, Op::Attention { .. });
-                    let want = AttentionOutputs {
-                        values,
-                        weights: !values,
-                    };
-                    let (v, w) = attention(&mut rec, input(0), *heads, want)?;
-                    v.or(w).expect("one output asked")
-                }
-                Op::Slice { offset, width } => slice_cols(&mut rec, input(0), *offset, *width)?,
-                Op::ClassToken => {
-                    let s = input(0).shape();
-                    let flat = input(0).reshape(&[s[0], s[1] * s[2]])?;
-                    slice_cols(&mut rec, &flat, 0, s[2])?
-                }
-            };
-            for &c in &wanted[id] {
-                let layout = self.graph.layout(id, y.shape().len());
-                captured[c] = Some(reduce(&mut rec, &y, layout, capture.reduce)?);
-            }
-            out[id] = Some(y);
-            // Free inputs nobody later needs (the pool reuses them after this submission).
-            for &i in &node.inputs {
-                if consumers[i].iter().all(|&c| c <= id) {
-                    out[i] = None;
-                }
-            }
-        }
-        rec.submit()?;
-        Ok(captured
-            .into_iter()
-            .map(|t| t.expect("every point is a node"))
-            .collect())
-    }
-
-    /// Uploads `x` (`[N, C, H, W]` values, checked finite), runs [`Network::forward`] and reads
-    /// every captured point back: one `Vec` per point, `[N, …]` row-major.
+    /// Runs `x` (`[N, C, H, W]` values, checked finite) through the network and reads every
+    /// captured point back: one `Vec` per point, `[N, …]` row-major, reduced as `capture` says.
     pub fn extract(&self, x: &[f32], shape: &[usize], capture: &Capture) -> Result<Vec<Vec<f32>>> {
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
             return Err(Error::Invalid(format!(
@@ -359,21 +207,179 @@ impl<'c> Network<'c> {
                 i / shape[1..].iter().product::<usize>().max(1)
             )));
         }
-        let t = self.ctx.upload(x, shape)?;
-        let outs = self.forward(&t, capture)?;
-        self.ctx.read_many(&outs.iter().collect::<Vec<_>>())
+        if shape.len() != 4 || shape[1] != self.graph.in_channels {
+            return Err(Error::Invalid(format!(
+                "{} takes input [N, {}, H, W], got {shape:?}",
+                self.graph.model, self.graph.in_channels
+            )));
+        }
+        self.graph.shapes(shape[0], shape[2], shape[3])?;
+        let plan = Plan::new(&self.graph, capture)?;
+        match &self.runner {
+            Runner::Gpu(exec, p) => self.extract_on(exec, p, x, shape, &plan, capture.reduce),
+            Runner::Native(exec, p) => self.extract_on(*exec, p, x, shape, &plan, capture.reduce),
+            Runner::Reference(exec, p) => {
+                self.extract_on(*exec, p, x, shape, &plan, capture.reduce)
+            }
+        }
+    }
+
+    fn extract_on<E: Executor>(
+        &self,
+        exec: &E,
+        params: &Params<E::Tensor>,
+        x: &[f32],
+        shape: &[usize],
+        plan: &Plan,
+        how: Reduce,
+    ) -> Result<Vec<Vec<f32>>> {
+        let input = exec.upload(x, shape)?;
+        let captured = match self.forward(exec, params, input, plan, how) {
+            Ok(c) => c,
+            Err(e) => {
+                exec.discard();
+                return Err(e);
+            }
+        };
+        exec.flush()?;
+        let out = exec.read(&captured.iter().collect::<Vec<_>>());
+        for t in captured {
+            exec.recycle(t);
+        }
+        out
+    }
+
+    /// The class token followed by the position embedding for a `grid` of patches.
+    fn token_prefix<E: Executor>(
+        &self,
+        exec: &E,
+        params: &Params<E::Tensor>,
+        id: NodeId,
+        stored: [usize; 2],
+        grid: [usize; 2],
+    ) -> Result<E::Tensor> {
+        let mut cache = params.prefixes.lock().expect("prefix cache lock");
+        if let Some(t) = cache.get(&(id, grid)) {
+            return Ok(t.clone());
+        }
+        let (cls, pos) = &self.token_weights[&id];
+        let d = cls.len();
+        let mut prefix = cls.clone();
+        prefix.extend(resample_pos_embed(pos, d, stored, grid));
+        let t = exec.upload(&prefix, &[prefix.len()])?;
+        cache.insert((id, grid), t.clone());
+        Ok(t)
+    }
+
+    /// Runs `plan` on `x: [N, C, H, W]` and returns the captured points (reduced) in capture order.
+    fn forward<E: Executor>(
+        &self,
+        exec: &E,
+        params: &Params<E::Tensor>,
+        x: E::Tensor,
+        plan: &Plan,
+        how: Reduce,
+    ) -> Result<Vec<E::Tensor>> {
+        let nodes = &self.graph.nodes;
+        let w = |name: &str| -> &E::Tensor { &params.tensors[name] };
+        let points = plan.wanted.iter().map(Vec::len).sum();
+        let mut out: Vec<Option<E::Tensor>> = vec![None; nodes.len()];
+        let mut captured: Vec<Option<E::Tensor>> = vec![None; points];
+        out[0] = Some(x);
+        for id in 1..nodes.len() {
+            if !plan.live[id] {
+                continue;
+            }
+            let node = &nodes[id];
+            let input =
+                |k: usize| -> &E::Tensor { out[node.inputs[k]].as_ref().expect("input is live") };
+            let fuse_relu = plan.fuses_relu(id);
+            let y = match &node.op {
+                Op::Input => input(0).clone(),
+                Op::Conv { weight, bias, conv } => {
+                    let p = crate::ops::conv::Conv2d {
+                        relu: fuse_relu,
+                        ..*conv
+                    };
+                    exec.conv2d(input(0), w(weight), bias.as_deref().map(w), &p)?
+                }
+                Op::Linear { weight, bias } => {
+                    // Over the last dimension: tokens [N, T, D] go through as [N·T, D].
+                    let x = input(0);
+                    let shape = exec.shape(x).to_vec();
+                    let d = *shape.last().expect("checked shape");
+                    let rows = exec.reshape(x, &[shape.iter().product::<usize>() / d, d])?;
+                    let y = exec.linear(&rows, w(weight), bias.as_deref().map(w), fuse_relu)?;
+                    let mut out_shape = shape;
+                    *out_shape.last_mut().expect("rank ≥ 2") = exec.shape(&y)[1];
+                    exec.reshape(&y, &out_shape)?
+                }
+                Op::BatchNorm { prefix, eps } => {
+                    let t = |s: &str| w(&format!("{prefix}.{s}"));
+                    let stats = [t("running_mean"), t("running_var"), t("weight"), t("bias")];
+                    exec.batch_norm(input(0), stats, *eps)?
+                }
+                Op::Relu if plan.fused[id] => input(0).clone(),
+                Op::Relu => exec.relu(input(0))?,
+                Op::MaxPool(p) => exec.max_pool2d(input(0), p)?,
+                Op::AdaptiveAvgPool(o) => exec.adaptive_avg_pool2d(input(0), *o)?,
+                Op::Flatten => {
+                    let s = exec.shape(input(0));
+                    exec.reshape(input(0), &[s[0], s[1..].iter().product()])?
+                }
+                Op::Add => exec.add(input(0), input(1))?,
+                Op::LayerNorm { prefix, eps } => {
+                    let t = |s: &str| w(&format!("{prefix}.{s}"));
+                    exec.layer_norm(input(0), t("weight"), t("bias"), *eps)?
+                }
+                Op::Gelu => exec.gelu(input(0))?,
+                Op::Tokens { grid, .. } => {
+                    let s = exec.shape(input(0));
+                    let prefix = self.token_prefix(exec, params, id, *grid, [s[2], s[3]])?;
+                    exec.patch_tokens(input(0), &prefix)?
+                }
+                Op::Attention { heads } | Op::AttentionWeights { heads } => {
+                    let values = matches!(node.op, Op::Attention { .. });
+                    let (v, w) = exec.attention(input(0), *heads, values, !values)?;
+                    v.or(w).expect("one output asked")
+                }
+                Op::Slice { offset, width } => exec.slice_cols(input(0), *offset, *width)?,
+                Op::ClassToken => {
+                    let s = exec.shape(input(0)).to_vec();
+                    let flat = exec.reshape(input(0), &[s[0], s[1] * s[2]])?;
+                    exec.slice_cols(&flat, 0, s[2])?
+                }
+            };
+            for &c in &plan.wanted[id] {
+                let layout = self.graph.layout(id, exec.shape(&y).len());
+                captured[c] = Some(reduce(exec, &y, layout, how)?);
+            }
+            out[id] = Some(y);
+            // Free inputs nobody later needs (a pool reuses their memory).
+            for &i in &plan.frees[id] {
+                if let Some(t) = out[i].take() {
+                    exec.recycle(t);
+                }
+            }
+        }
+        Ok(captured
+            .into_iter()
+            .map(|t| t.expect("every point is a node"))
+            .collect())
     }
 }
 
-fn reduce(rec: &mut Recorder<'_>, t: &Tensor, layout: Layout, how: Reduce) -> Result<Tensor> {
-    let s = t.shape().to_vec();
+/// A captured point as [`Reduce`] asks, on the device.
+fn reduce<E: Executor>(exec: &E, t: &E::Tensor, layout: Layout, how: Reduce) -> Result<E::Tensor> {
+    let s = exec.shape(t).to_vec();
     let n = s[0];
-    let per_item = t.len() / n;
+    let per_item = s.iter().product::<usize>() / n;
     match (layout, how) {
         (Layout::Flat, _) => Ok(t.clone()),
-        (_, Reduce::None) => t.reshape(&[n, per_item]),
+        (_, Reduce::None) => exec.reshape(t, &[n, per_item]),
         (Layout::Image, Reduce::Mean | Reduce::Cls) => {
-            adaptive_avg_pool2d(rec, t, [1, 1])?.reshape(&[n, s[1]])
+            let y = exec.adaptive_avg_pool2d(t, [1, 1])?;
+            exec.reshape(&y, &[n, s[1]])
         }
         (Layout::Image, Reduce::Max) => {
             let p = Pool2d {
@@ -381,18 +387,24 @@ fn reduce(rec: &mut Recorder<'_>, t: &Tensor, layout: Layout, how: Reduce) -> Re
                 stride: [1, 1],
                 ..Pool2d::square(1, 1, 0)
             };
-            max_pool2d(rec, t, &p)?.reshape(&[n, s[1]])
+            let y = exec.max_pool2d(t, &p)?;
+            exec.reshape(&y, &[n, s[1]])
         }
-        (Layout::Tokens, Reduce::Cls) => slice_cols(rec, &t.reshape(&[n, per_item])?, 0, s[2]),
-        (Layout::Tokens, _) => reduce_tokens(rec, t, how == Reduce::Max),
+        (Layout::Tokens, Reduce::Cls) => {
+            let flat = exec.reshape(t, &[n, per_item])?;
+            exec.slice_cols(&flat, 0, s[2])
+        }
+        (Layout::Tokens, _) => exec.reduce_tokens(t, how == Reduce::Max),
         // [N, H, T, T]: the class token's query row, or a reduction over queries, per head.
         (Layout::Heads, Reduce::Cls) => {
-            let rows = t.reshape(&[n * s[1], s[2] * s[3]])?;
-            slice_cols(rec, &rows, 0, s[3])?.reshape(&[n, s[1] * s[3]])
+            let rows = exec.reshape(t, &[n * s[1], s[2] * s[3]])?;
+            let y = exec.slice_cols(&rows, 0, s[3])?;
+            exec.reshape(&y, &[n, s[1] * s[3]])
         }
         (Layout::Heads, _) => {
-            let items = t.reshape(&[n * s[1], s[2], s[3]])?;
-            reduce_tokens(rec, &items, how == Reduce::Max)?.reshape(&[n, s[1] * s[3]])
+            let items = exec.reshape(t, &[n * s[1], s[2], s[3]])?;
+            let y = exec.reduce_tokens(&items, how == Reduce::Max)?;
+            exec.reshape(&y, &[n, s[1] * s[3]])
         }
     }
 }

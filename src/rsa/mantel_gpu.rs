@@ -13,29 +13,6 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::ops::{expect_u32, ranges, MANTEL};
 
-/// Which implementation runs a Mantel test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MantelDevice {
-    /// GPU for dot-product methods on non-CPU adapters, CPU threads otherwise (on a software
-    /// adapter such as lavapipe the native path is faster).
-    Auto,
-    Cpu,
-    Gpu,
-}
-
-named_enum!(MantelDevice, "Mantel device", { Auto => "auto", Cpu => "cpu", Gpu => "gpu" });
-
-/// Whether `device` sends a test with `method` to the GPU on `ctx`.
-pub fn uses_gpu(device: MantelDevice, method: Method, ctx: Option<&Context>) -> bool {
-    let dot = !matches!(method, Method::KendallTauA | Method::KendallTauB);
-    match device {
-        MantelDevice::Cpu => false,
-        MantelDevice::Gpu => dot && ctx.is_some(),
-        MantelDevice::Auto => dot && ctx.is_some_and(|c| !c.is_cpu()),
-    }
-}
-
 /// Relative slack for ties between f32 sums of the same terms in different order.
 const F32_SLACK: f64 = 1e-6;
 

@@ -4,6 +4,7 @@
 //! one binding or in GPU memory, and matches an f64 reference closely.
 
 use crate::error::{Error, Result};
+use crate::exec::Engine;
 use crate::gpu::Context;
 use crate::ops::matmul::{matmul, Matmul};
 use crate::ops::ranges;
@@ -361,25 +362,11 @@ pub fn rdms_gpu(
         .collect())
 }
 
-/// Where RDMs are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RdmDevice {
-    /// Native CPU threads on a CPU adapter (lavapipe) or with no adapter, the GPU otherwise.
-    Auto,
-    Gpu,
-    Native,
-    /// The exact f64 CPU reference (slow).
-    F64,
-}
-
-named_enum!(RdmDevice, "RDM device", { Auto => "auto", Gpu => "gpu", Native => "native", F64 => "f64" });
-
-/// RDMs of several pattern sets on `device`; returns them with a description of where they ran.
-/// Errors name the layer (`names[i]`).
+/// RDMs of several pattern sets on `engine` (GPU kernels, native threads, or the f64
+/// reference); returns them with a description of where they ran. Errors name the layer
+/// (`names[i]`).
 pub fn rdms_on(
-    device: RdmDevice,
-    ctx: Option<&Context>,
+    engine: &Engine,
     layers: &[Patterns<'_>],
     names: &[String],
     metric: Metric,
@@ -391,28 +378,15 @@ pub fn rdms_on(
             .map(|(l, name)| f(l).map_err(|e| Error::Invalid(format!("{name}: {e}"))))
             .collect()
     };
-    let gpu =
-        match device {
-            RdmDevice::Gpu => Some(ctx.ok_or_else(|| {
-                Error::Invalid("RDM device gpu: no GPU adapter was opened".into())
-            })?),
-            RdmDevice::Auto => ctx.filter(|c| !c.is_cpu()),
-            _ => None,
-        };
-    match (device, gpu) {
-        (RdmDevice::F64, _) => Ok((
-            per_layer(&|l| rdm_cpu(l.data, l.n, l.p, metric))?,
-            "cpu f64 reference".into(),
-        )),
-        (_, Some(ctx)) => Ok((
-            rdms_gpu(ctx, layers, metric, 64 << 20)?,
-            format!("gpu: {}", ctx.adapter().summary()),
-        )),
-        _ => Ok((
-            per_layer(&|l| rdm_native(l.data, l.n, l.p, metric, 0))?,
-            "cpu native threads".into(),
-        )),
-    }
+    let rdms = match engine {
+        Engine::Gpu(ctx) => rdms_gpu(ctx, layers, metric, 64 << 20)?,
+        Engine::Native(exec) => {
+            let threads = exec.threads();
+            per_layer(&|l| rdm_native(l.data, l.n, l.p, metric, threads))?
+        }
+        Engine::Reference(_) => per_layer(&|l| rdm_cpu(l.data, l.n, l.p, metric))?,
+    };
+    Ok((rdms, engine.summary()))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::bootstrap::{
 use super::ceiling::{noise_ceiling, NoiseCeiling};
 use super::load::NamedRdm;
 use super::mantel::{mantel, Alternative, MantelOptions};
-use super::mantel_gpu::{mantel_gpu, uses_gpu, MantelDevice};
+use super::mantel_gpu::mantel_gpu;
 use super::{compare, Method};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -34,7 +34,6 @@ pub struct SummaryOptions {
     pub differences: bool,
     /// Worker threads (0: all cores).
     pub threads: usize,
-    pub mantel_device: MantelDevice,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,8 +100,9 @@ pub fn mean_sem(v: &[f64]) -> (f64, f64) {
     (mean, sem)
 }
 
-/// Every statistic of `models` against `subjects` (all RDMs over the same N stimuli). `ctx` is
-/// used for the GPU Mantel path when [`uses_gpu`] allows it; `progress(done, total)` is called
+/// Every statistic of `models` against `subjects` (all RDMs over the same N stimuli). With `ctx`
+/// (the GPU device), Mantel tests of the dot-product methods run there; Kendall's τ and every
+/// test without `ctx` run on CPU threads. `progress(done, total)` is called
 /// after each model's permutations.
 pub fn summarize(
     models: &[NamedRdm],
@@ -147,7 +147,7 @@ pub fn summarize(
             alternative: opts.alternative,
             threads: opts.threads,
         };
-        let gpu = uses_gpu(opts.mantel_device, opts.method, ctx);
+        let gpu = !matches!(opts.method, Method::KendallTauA | Method::KendallTauB);
         mantel_device = match ctx {
             Some(c) if gpu => format!("gpu: {}", c.adapter().summary()),
             _ => "cpu".into(),
@@ -270,7 +270,6 @@ mod tests {
             bootstrap_over: Resample::Subjects,
             differences: true,
             threads: 1,
-            mantel_device: MantelDevice::Cpu,
         };
         let models: Vec<NamedRdm> = m
             .iter()

@@ -28,3 +28,45 @@ pub fn context(max_binding_bytes: Option<u64>) -> Option<Context> {
         }
     }
 }
+
+/// The engine of one executor for a test run on every executor: `gpu` (lavapipe in CI; never a
+/// silent skip, see [`context`]), `native` (two threads, so parallel splits are exercised on any
+/// machine) or `reference`.
+pub fn engine(device: &str) -> Option<ventral::Engine> {
+    use ventral::exec::{Engine, NativeExecutor, ReferenceExecutor};
+    match device {
+        "gpu" => context(None).map(Engine::Gpu),
+        "native" => Some(Engine::Native(NativeExecutor::new(2).expect("thread pool"))),
+        "reference" => Some(Engine::Reference(ReferenceExecutor)),
+        d => panic!("no executor '{d}'"),
+    }
+}
+
+/// Runs a test body (`fn(&Engine)`) once per executor: `mod name { gpu, native, reference }`.
+#[macro_export]
+macro_rules! on_every_executor {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[test]
+            fn gpu() {
+                if let Some(e) = super::common::engine("gpu") {
+                    $body(&e);
+                }
+            }
+            #[test]
+            fn native() {
+                $body(&super::common::engine("native").unwrap());
+            }
+            #[test]
+            fn reference() {
+                $body(&super::common::engine("reference").unwrap());
+            }
+        }
+    };
+}
+
+/// The engine `--device auto` opens on this machine (a hardware GPU, else native threads).
+pub fn auto_engine() -> ventral::Engine {
+    let opts = ContextOptions::from_env().expect("valid VENTRAL_* environment");
+    ventral::Engine::open(ventral::Device::Auto, &opts, 0).expect("auto always opens")
+}

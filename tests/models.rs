@@ -1,5 +1,6 @@
 //! Every capture point of each model family against PyTorch (weights/fixtures/models/*.json, made
-//! by weights/fixtures/make_model_fixtures.py), plus capture invariance and GPU reductions.
+//! by weights/fixtures/make_model_fixtures.py), plus capture invariance and on-device reductions,
+//! each on every executor (gpu, native, reference).
 
 mod common;
 
@@ -7,7 +8,7 @@ use common::fixture_rule;
 use serde::Deserialize;
 use ventral::models::vit::{vit, Family, VitConfig};
 use ventral::models::{build, Capture, Network, Reduce};
-use ventral::Context;
+use ventral::Engine;
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -78,14 +79,7 @@ fn errors(got: &[f32], want: &PointFixture) -> Errors {
     }
 }
 
-fn check_model(model: &str) {
-    let Some(ctx) = common::context(None) else {
-        return;
-    };
-    check_model_on(&ctx, model);
-}
-
-fn check_model_on(ctx: &Context, model: &str) {
+fn check_model(engine: &Engine, model: &str) {
     let fx = fixture(model);
     assert_eq!(fx.model, model);
     let graph = match &fx.config {
@@ -122,7 +116,7 @@ fn check_model_on(ctx: &Context, model: &str) {
         points: names.iter().map(|n| n.to_string()).collect(),
         reduce: Reduce::None,
     };
-    let net = Network::new(ctx, graph, &weights).unwrap();
+    let net = Network::new(engine, graph, &weights).unwrap();
     let x = fixture_rule::rule("input", &fx.input_shape);
     let got = net.extract(&x, &fx.input_shape, &capture).unwrap();
 
@@ -145,7 +139,11 @@ fn check_model_on(ctx: &Context, model: &str) {
             ));
         }
     }
-    eprintln!("{model}: {} points, worst error {worst:.2e}", got.len());
+    eprintln!(
+        "{model} on {}: {} points, worst error {worst:.2e}",
+        engine.summary(),
+        got.len()
+    );
     assert!(
         report.is_empty(),
         "{model} differs from PyTorch:\n{}",
@@ -153,52 +151,64 @@ fn check_model_on(ctx: &Context, model: &str) {
     );
 }
 
-#[test]
-fn alexnet_matches_pytorch() {
-    check_model("alexnet");
+fn alexnet_matches_pytorch(e: &Engine) {
+    check_model(e, "alexnet");
 }
+on_every_executor!(alexnet_matches_pytorch, super::alexnet_matches_pytorch);
 
-#[test]
-fn vgg11_bn_matches_pytorch() {
-    check_model("vgg11_bn");
+fn vgg11_bn_matches_pytorch(e: &Engine) {
+    check_model(e, "vgg11_bn");
 }
+on_every_executor!(vgg11_bn_matches_pytorch, super::vgg11_bn_matches_pytorch);
 
-#[test]
-fn resnet18_matches_pytorch() {
-    check_model("resnet18");
+fn resnet18_matches_pytorch(e: &Engine) {
+    check_model(e, "resnet18");
 }
+on_every_executor!(resnet18_matches_pytorch, super::resnet18_matches_pytorch);
 
-#[test]
-fn resnet50_matches_pytorch() {
-    check_model("resnet50");
+fn resnet50_matches_pytorch(e: &Engine) {
+    check_model(e, "resnet50");
 }
+on_every_executor!(resnet50_matches_pytorch, super::resnet50_matches_pytorch);
 
-#[test]
-fn cornet_z_matches_pytorch() {
-    check_model("cornet_z");
+fn cornet_z_matches_pytorch(e: &Engine) {
+    check_model(e, "cornet_z");
 }
+on_every_executor!(cornet_z_matches_pytorch, super::cornet_z_matches_pytorch);
 
-#[test]
-fn deepcluster_alexnet_matches_pytorch() {
-    check_model("deepcluster_alexnet");
+fn deepcluster_alexnet_matches_pytorch(e: &Engine) {
+    check_model(e, "deepcluster_alexnet");
 }
+on_every_executor!(
+    deepcluster_alexnet_matches_pytorch,
+    super::deepcluster_alexnet_matches_pytorch
+);
 
-#[test]
-fn vit_torchvision_family_matches_pytorch() {
-    check_model("vit_tiny_torchvision");
+fn vit_torchvision_family_matches_pytorch(e: &Engine) {
+    check_model(e, "vit_tiny_torchvision");
 }
+on_every_executor!(
+    vit_torchvision_family_matches_pytorch,
+    super::vit_torchvision_family_matches_pytorch
+);
 
-#[test]
-fn vit_timm_family_matches_timm() {
-    check_model("vit_tiny_timm");
+fn vit_timm_family_matches_timm(e: &Engine) {
+    check_model(e, "vit_tiny_timm");
 }
+on_every_executor!(
+    vit_timm_family_matches_timm,
+    super::vit_timm_family_matches_timm
+);
 
-#[test]
-fn vit_position_embedding_resampling_matches_timm() {
+fn vit_position_embedding_resampling_matches_timm(e: &Engine) {
     // 4×4 grid to 5×5 (upsampling) and 3×3 (antialiased downsampling).
-    check_model("vit_tiny_timm_40px");
-    check_model("vit_tiny_timm_24px");
+    check_model(e, "vit_tiny_timm_40px");
+    check_model(e, "vit_tiny_timm_24px");
 }
+on_every_executor!(
+    vit_position_embedding_resampling_matches_timm,
+    super::vit_position_embedding_resampling_matches_timm
+);
 
 #[test]
 fn models_match_pytorch_with_operands_split_at_a_small_binding_limit() {
@@ -206,15 +216,12 @@ fn models_match_pytorch_with_operands_split_at_a_small_binding_limit() {
     let Some(ctx) = common::context(Some(1 << 20)) else {
         return;
     };
-    check_model_on(&ctx, "resnet18");
-    check_model_on(&ctx, "alexnet");
+    let engine = Engine::Gpu(ctx);
+    check_model(&engine, "resnet18");
+    check_model(&engine, "alexnet");
 }
 
-#[test]
-fn capturing_a_point_never_changes_another() {
-    let Some(ctx) = common::context(None) else {
-        return;
-    };
+fn capturing_a_point_never_changes_another(ctx: &Engine) {
     let graph = build("resnet18").unwrap();
     let weights = fixture_rule::weights(&graph.specs);
     let all = Capture::parse(&graph, "all", Reduce::None).unwrap();
@@ -230,7 +237,7 @@ fn capturing_a_point_never_changes_another() {
         ["conv1", "layer1.0.relu:2", "layer4.1.conv2", "fc"],
         "model order"
     );
-    let net = Network::new(&ctx, graph, &weights).unwrap();
+    let net = Network::new(ctx, graph, &weights).unwrap();
     let shape = [2, 3, 40, 40];
     let x = fixture_rule::rule("input", &shape);
     let full = net.extract(&x, &shape, &all).unwrap();
@@ -246,7 +253,7 @@ fn capturing_a_point_never_changes_another() {
     // AlexNet: capturing the conv output (no fusion) leaves the ReLU output bitwise unchanged.
     let graph = build("alexnet").unwrap();
     let weights = fixture_rule::weights(&graph.specs);
-    let net = Network::new(&ctx, graph.clone(), &weights).unwrap();
+    let net = Network::new(ctx, graph.clone(), &weights).unwrap();
     let shape = [1, 3, 64, 64];
     let x = fixture_rule::rule("input", &shape);
     let relu_only = Capture::parse(&graph, "features.1,classifier.2", Reduce::None).unwrap();
@@ -263,6 +270,10 @@ fn capturing_a_point_never_changes_another() {
     assert!(b[0].iter().any(|&v| v < 0.0), "features.0 is pre-ReLU");
     assert!(b[1].iter().all(|&v| v >= 0.0));
 }
+on_every_executor!(
+    capturing_a_point_never_changes_another,
+    super::capturing_a_point_never_changes_another
+);
 
 /// `layers` (a comma-separated list) of `x` through `net`, reduced by `reduce`.
 fn extract_points(
@@ -276,14 +287,10 @@ fn extract_points(
     net.extract(x, shape, &capture).unwrap()
 }
 
-#[test]
-fn spatial_mean_and_max_are_reduced_on_the_gpu() {
-    let Some(ctx) = common::context(None) else {
-        return;
-    };
+fn spatial_mean_and_max_are_reduced_on_the_device(ctx: &Engine) {
     let graph = build("cornet_z").unwrap();
     let weights = fixture_rule::weights(&graph.specs);
-    let net = Network::new(&ctx, graph.clone(), &weights).unwrap();
+    let net = Network::new(ctx, graph.clone(), &weights).unwrap();
     let shape = [3, 3, 37, 41];
     let x = fixture_rule::rule("input", &shape);
     let layers = "V1.conv,V2,decoder.linear";
@@ -318,6 +325,10 @@ fn spatial_mean_and_max_are_reduced_on_the_gpu() {
     assert_eq!(got_mean[2], full[2]);
     assert_eq!(got_max[2], full[2]);
 }
+on_every_executor!(
+    spatial_mean_and_max_are_reduced_on_the_device,
+    super::spatial_mean_and_max_are_reduced_on_the_device
+);
 
 fn tiny_timm_vit() -> ventral::models::Graph {
     let cfg = VitConfig {
@@ -333,14 +344,10 @@ fn tiny_timm_vit() -> ventral::models::Graph {
     vit("vit_tiny_timm", &cfg)
 }
 
-#[test]
-fn token_and_attention_reductions_are_done_on_the_gpu() {
-    let Some(ctx) = common::context(None) else {
-        return;
-    };
+fn token_and_attention_reductions_are_done_on_the_device(ctx: &Engine) {
     let graph = tiny_timm_vit();
     let weights = fixture_rule::weights(&graph.specs);
-    let net = Network::new(&ctx, graph.clone(), &weights).unwrap();
+    let net = Network::new(ctx, graph.clone(), &weights).unwrap();
     let shape = [3, 3, 32, 32];
     let (n, t, d, h) = (3, 17, 24, 2);
     let x = fixture_rule::rule("input", &shape);
@@ -399,12 +406,12 @@ fn token_and_attention_reductions_are_done_on_the_gpu() {
     assert_eq!(cls[0], mean[0]);
     assert_eq!(cls[4], full[4]);
 }
+on_every_executor!(
+    token_and_attention_reductions_are_done_on_the_device,
+    super::token_and_attention_reductions_are_done_on_the_device
+);
 
-#[test]
-fn vit_capture_lists_and_random_init() {
-    let Some(ctx) = common::context(None) else {
-        return;
-    };
+fn vit_capture_lists_and_random_init(ctx: &Engine) {
     let graph = tiny_timm_vit();
     let all = Capture::parse(&graph, "all", Reduce::None).unwrap();
     assert!(
@@ -432,11 +439,63 @@ fn vit_capture_lists_and_random_init() {
     let sd = (pos.data.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / pos.data.len() as f64)
         .sqrt();
     assert!((sd - 0.02).abs() < 0.004, "pos_embedding std {sd}");
-    let net = Network::new(&ctx, tv.clone(), &w).unwrap();
+    let net = Network::new(ctx, tv.clone(), &w).unwrap();
     let shape = [2, 3, 32, 32];
     let x = fixture_rule::rule("input", &shape);
     let c = Capture::parse(&tv, "encoder.ln,heads", Reduce::Cls).unwrap();
     let out = net.extract(&x, &shape, &c).unwrap();
     assert!(out[0].iter().all(|v| v.is_finite()) && out[0].iter().any(|&v| v != 0.0));
     assert!(out[1].iter().all(|&v| v == 0.0), "zero-initialised head");
+}
+on_every_executor!(
+    vit_capture_lists_and_random_init,
+    super::vit_capture_lists_and_random_init
+);
+
+/// The native executor gives bitwise the same activations for any thread count and any batch
+/// split (each image's arithmetic never depends on the others or on how work is divided).
+#[test]
+fn native_outputs_are_bitwise_identical_across_threads_and_batches() {
+    use ventral::exec::NativeExecutor;
+    let graphs = [
+        (build("alexnet").unwrap(), 67),
+        (build("resnet18").unwrap(), 40),
+        (tiny_timm_vit(), 32),
+    ];
+    for (graph, px) in graphs {
+        let weights = fixture_rule::weights(&graph.specs);
+        let capture = Capture::parse(&graph, "all", Reduce::None).unwrap();
+        let shape = [3, 3, px, px];
+        let x = fixture_rule::rule("input", &shape);
+        let run = |threads: usize, batches: &[usize]| -> Vec<Vec<f32>> {
+            let engine = Engine::Native(NativeExecutor::new(threads).unwrap());
+            let net = Network::new(&engine, graph.clone(), &weights).unwrap();
+            let per = 3 * px * px;
+            let mut out: Vec<Vec<f32>> = vec![Vec::new(); capture.points.len()];
+            let mut lo = 0;
+            for &b in batches {
+                let got = net
+                    .extract(&x[lo * per..(lo + b) * per], &[b, 3, px, px], &capture)
+                    .unwrap();
+                for (o, g) in out.iter_mut().zip(got) {
+                    o.extend(g);
+                }
+                lo += b;
+            }
+            out
+        };
+        let want = run(1, &[3]);
+        for (threads, batches) in [(2, &[3][..]), (3, &[1, 2][..]), (2, &[1, 1, 1][..])] {
+            let got = run(threads, batches);
+            for ((name, g), w) in capture.points.iter().zip(&got).zip(&want) {
+                let same =
+                    g.len() == w.len() && g.iter().zip(w).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same,
+                    "{} {name}: {threads} threads, batches {batches:?} differ from 1 thread, one batch",
+                    graph.model
+                );
+            }
+        }
+    }
 }

@@ -1,0 +1,127 @@
+//! Tensors in host memory, shared by the native and reference executors, and the buffer pool that
+//! lets the native executor reuse memory from batch to batch.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+/// A row-major f32 tensor in host memory. Clones and reshapes share the data.
+#[derive(Clone, Debug)]
+pub struct HostTensor {
+    data: Arc<Vec<f32>>,
+    shape: Vec<usize>,
+}
+
+impl HostTensor {
+    /// Wraps `data` as `shape`; the sizes must agree.
+    pub fn new(data: Vec<f32>, shape: &[usize]) -> Result<HostTensor> {
+        let len = checked_len(shape)?;
+        if len != data.len() {
+            return Err(Error::shape(
+                "tensor",
+                format!("{} values do not fill shape {shape:?}", data.len()),
+            ));
+        }
+        Ok(HostTensor {
+            data: Arc::new(data),
+            shape: shape.to_vec(),
+        })
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The same data as `shape`.
+    pub fn reshape(&self, shape: &[usize]) -> Result<HostTensor> {
+        if checked_len(shape)? != self.data.len() {
+            return Err(Error::shape(
+                "reshape",
+                format!("cannot view {:?} as {shape:?}", self.shape),
+            ));
+        }
+        Ok(HostTensor {
+            data: Arc::clone(&self.data),
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// The buffer, when this is its only holder.
+    fn into_unique(self) -> Option<Vec<f32>> {
+        Arc::try_unwrap(self.data).ok()
+    }
+}
+
+/// The element count of `shape`, or an error when it overflows.
+pub fn checked_len(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::shape("tensor", format!("shape {shape:?} overflows")))
+}
+
+/// Freed buffers by length, handed out again for tensors of the same size (a forward pass asks
+/// for the same sizes batch after batch).
+#[derive(Default)]
+pub struct BufferPool {
+    free: Mutex<HashMap<usize, Vec<Vec<f32>>>>,
+}
+
+impl BufferPool {
+    /// A buffer of `len` values whose contents are unspecified (the caller overwrites all of
+    /// them). A fresh allocation that fails is an error naming `what` and the bytes.
+    pub fn take(&self, len: usize, what: &str) -> Result<Vec<f32>> {
+        if let Some(v) = self
+            .free
+            .lock()
+            .expect("buffer pool lock")
+            .get_mut(&len)
+            .and_then(Vec::pop)
+        {
+            return Ok(v);
+        }
+        let mut v = Vec::new();
+        v.try_reserve_exact(len).map_err(|_| {
+            Error::shape(
+                "alloc",
+                format!(
+                    "{what}: cannot allocate {} bytes of host memory",
+                    len as u128 * 4
+                ),
+            )
+        })?;
+        v.resize(len, 0.0);
+        Ok(v)
+    }
+
+    /// Keeps `t`'s buffer for reuse when nothing else holds it.
+    pub fn give(&self, t: HostTensor) {
+        if let Some(v) = t.into_unique() {
+            self.free
+                .lock()
+                .expect("buffer pool lock")
+                .entry(v.len())
+                .or_default()
+                .push(v);
+        }
+    }
+
+    /// Bytes held for reuse.
+    pub fn bytes(&self) -> usize {
+        let free = self.free.lock().expect("buffer pool lock");
+        free.iter().map(|(len, v)| len * v.len() * 4).sum()
+    }
+}
