@@ -646,7 +646,13 @@ fn selftest_json_reports_every_kernel_with_its_adapter() {
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let results = report["results"].as_array().unwrap();
-    assert_eq!(results.len(), ventral::selftest::cases().len());
+    // Every kernel on the adapter, then every executor op on the native executor.
+    let kernels = ventral::selftest::cases().len();
+    assert_eq!(
+        results.len(),
+        kernels + ventral::exec::cases::exec_cases().len()
+    );
+    assert!(results[kernels..].iter().all(|r| r["backend"] == "native"));
     assert!(
         results
             .iter()
@@ -773,6 +779,8 @@ fn bench_quick_writes_the_documented_report() {
     let o = ventral(&[
         "bench",
         "--quick",
+        "--device",
+        "gpu",
         "--skip",
         "models,rsa,analysis,selftest",
         "--samples",

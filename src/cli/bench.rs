@@ -78,9 +78,6 @@ pub struct RsaArgs {
     /// Problem sizes: `full` (reported) or `smoke` (seconds).
     #[arg(long, value_enum, default_value_t = BenchSize::Full)]
     pub size: BenchSize,
-    /// Worker threads for the CPU statistics (0: all cores)
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
     /// Print JSON to stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -227,7 +224,7 @@ fn run_models(m: &ModelArgs) -> Result<(), Failure> {
 fn run_rsa(r: &RsaArgs) -> Result<(), Failure> {
     let engine = r.device.open()?;
     eprintln!("device: {}", engine.summary());
-    let results = rsa_benchmarks(engine.context(), r.size, r.threads)?;
+    let results = rsa_benchmarks(engine.context(), r.size, r.device.threads)?;
     if r.json {
         let report = serde_json::json!({
             "ventral_version": env!("CARGO_PKG_VERSION"),

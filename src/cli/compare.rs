@@ -45,9 +45,6 @@ pub struct CompareArgs {
     /// What the bootstrap resamples: stimuli, subjects or both
     #[arg(long, default_value = "stimuli")]
     pub bootstrap_over: String,
-    /// Worker threads (0: all cores)
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
     #[command(flatten)]
     pub device: super::DeviceArgs,
     /// Results: .csv or .json
@@ -87,7 +84,7 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         bootstrap: args.bootstrap,
         bootstrap_over: args.bootstrap_over.parse()?,
         differences: true,
-        threads: args.threads,
+        threads: args.device.threads,
     };
     let csv = match args.out.extension().and_then(|e| e.to_str()) {
         Some("csv") => true,

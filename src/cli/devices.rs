@@ -1,8 +1,10 @@
-//! `ventral devices`: every adapter, its backend, type, driver, limits and features.
+//! `ventral devices`: every adapter (backend, type, driver, limits, features), the native
+//! executor (threads, SIMD level), and what `--device auto` picks.
 
 use clap::Args;
 
 use super::{DeviceArgs, Failure};
+use crate::exec::{native::simd_level, Engine, NativeExecutor};
 use crate::gpu::Context;
 
 #[derive(Args, Debug)]
@@ -17,12 +19,21 @@ pub struct DevicesArgs {
 pub fn run(args: &DevicesArgs) -> Result<(), Failure> {
     let opts = args.device.options()?;
     let reports = Context::list_adapters(opts.backend);
+    let native = NativeExecutor::new(args.device.threads)?;
+    let auto = Engine::open(crate::Device::Auto, &opts, args.device.threads)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        let doc = serde_json::json!({
+            "adapters": reports,
+            "native": { "threads": native.threads(), "simd": simd_level() },
+            "auto": auto.report(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
+    println!("native: {}", native.summary());
+    println!("auto: {}", auto.summary());
     if reports.is_empty() {
-        println!("no adapters found (backend: {})", opts.backend);
+        println!("no wgpu adapters found (backend: {})", opts.backend);
         return Ok(());
     }
     for (i, r) in reports.iter().enumerate() {

@@ -68,7 +68,7 @@ pub struct DeviceArgs {
     /// reference (the f64 twins; slow) [env: VENTRAL_DEVICE]
     #[arg(long, env = "VENTRAL_DEVICE", hide_env = true)]
     pub device: Option<Device>,
-    /// Native threads (0: one per core)
+    /// Native and statistics threads (0: one per core)
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Graphics API: vulkan, metal, dx12, gl or any [env: VENTRAL_BACKEND]
