@@ -76,6 +76,7 @@ def main():
     p.add_argument("--models", default=ALL)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ventral", default=str(ROOT / "target/release/ventral"))
+    p.add_argument("--device", default="auto", help="ventral's executor: auto, gpu, native or reference")
     p.add_argument("--bench", action="store_true")
     p.add_argument("--out", default="ventral-check")
     a = p.parse_args()
@@ -105,7 +106,7 @@ def main():
             subprocess.run([a.ventral, "extract", "--model", name, "--weights", str(wfile), "--images",
                             str(tmp / "images"), "--layers", ",".join(want), "--batch", str(len(files)),
                             "--preprocess", "timm" if timm_model else "torchvision",
-                            "--out", str(acts)], check=True, stdout=subprocess.DEVNULL)
+                            "--device", a.device, "--out", str(acts)], check=True, stdout=subprocess.DEVNULL)
             secs = time.perf_counter() - t0
             got = load_file(str(acts))
             errs = {}
@@ -129,6 +130,7 @@ def main():
             wfile.unlink()
             acts.unlink()
     meta = {"torch": torch.__version__, "images": [f.name for f in files], "seed": a.seed,
+            "ventral_device": a.device,
             "torch_threads": torch.get_num_threads()}
     (out / "report.json").write_text(json.dumps({"meta": meta, "models": rows}, indent=1))
     lines = ["| model | points | worst rel. L2 | at | median rel. L2 |" +

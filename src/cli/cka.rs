@@ -9,7 +9,7 @@ use super::Failure;
 use crate::arrays::{read_arrays, Array};
 use crate::error::Error;
 use crate::output::write_file;
-use crate::rsa::cka::linear_cka;
+use crate::rsa::cka::linear_cka_on;
 
 #[derive(Args, Debug)]
 pub struct CkaArgs {
@@ -22,6 +22,8 @@ pub struct CkaArgs {
     /// Output .csv: one row per tensor of --activations, one column per tensor of --other
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub device: super::DeviceArgs,
 }
 
 /// One tensor as patterns: name, stimuli, features, values.
@@ -66,6 +68,7 @@ pub fn run(args: &CkaArgs) -> Result<(), Failure> {
         ))
         .into());
     }
+    let engine = args.device.open()?;
     let mut csv = String::from("layer");
     for c in &cols {
         csv += &format!(",{}", c.name);
@@ -74,7 +77,10 @@ pub fn run(args: &CkaArgs) -> Result<(), Failure> {
     for r in &rows {
         csv += &r.name;
         for c in &cols {
-            csv += &format!(",{}", linear_cka(&r.data, r.p, &c.data, c.p, n)?);
+            csv += &format!(
+                ",{}",
+                linear_cka_on(&engine, &r.data, r.p, &c.data, c.p, n)?
+            );
         }
         csv.push('\n');
     }

@@ -1,45 +1,47 @@
 //! Linear centred kernel alignment (Kornblith et al. 2019) between two pattern matrices of the same
 //! stimuli: CKA(X, Y) = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) with column-centred X `[n, p]` and Y
-//! `[n, q]`, computed through the n × n Gram matrices (⟨K, L⟩_F = ‖YᵀX‖²_F) in f64.
+//! `[n, q]`, computed through the n × n Gram matrices (⟨K, L⟩_F = ‖YᵀX‖²_F) of
+//! [`super::gram`], summed in f64.
 
-use super::rdm::check_patterns;
+use super::gram::{grams_on, Rows};
+use super::rdm::{check_patterns, prepare, Metric};
 use crate::error::Result;
+use crate::exec::{Engine, ReferenceExecutor};
 
-fn centred_gram(x: &[f32], n: usize, p: usize) -> Result<Vec<f64>> {
+/// Linear CKA of `x: [n, p]` and `y: [n, q]` (row-major, same stimuli in the same order), with
+/// the Gram products on `engine`. In [0, 1]; NaN when either matrix is constant across stimuli.
+pub fn linear_cka_on(
+    engine: &Engine,
+    x: &[f32],
+    p: usize,
+    y: &[f32],
+    q: usize,
+    n: usize,
+) -> Result<f64> {
     check_patterns("CKA", x, n, p)?;
-    let mut mean = vec![0f64; p];
-    for row in x.chunks_exact(p) {
-        for (m, &v) in mean.iter_mut().zip(row) {
-            *m += f64::from(v);
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
-    let rows: Vec<Vec<f64>> = x
-        .chunks_exact(p)
-        .map(|r| {
-            r.iter()
-                .zip(&mean)
-                .map(|(&v, m)| f64::from(v) - m)
-                .collect()
-        })
-        .collect();
-    let mut g = vec![0f64; n * n];
-    for i in 0..n {
-        for j in i..n {
-            let d: f64 = rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum();
-            g[i * n + j] = d;
-            g[j * n + i] = d;
-        }
-    }
-    Ok(g)
+    check_patterns("CKA", y, n, q)?;
+    // Column-centred rows: the Euclidean family's preparation (column means removed, no scale).
+    let (px, py) = (
+        prepare(x, n, p, Metric::SqEuclidean),
+        prepare(y, n, q, Metric::SqEuclidean),
+    );
+    let rows = [
+        Rows { x, n, p, prep: &px },
+        Rows {
+            x: y,
+            n,
+            p: q,
+            prep: &py,
+        },
+    ];
+    let g = grams_on(engine, &rows)?;
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
+    Ok(dot(&g[0], &g[1]) / (dot(&g[0], &g[0]).sqrt() * dot(&g[1], &g[1]).sqrt()))
 }
 
-/// Linear CKA of `x: [n, p]` and `y: [n, q]` (row-major, same stimuli in the same order). In
-/// [0, 1]; NaN when either matrix is constant across stimuli.
+/// [`linear_cka_on`] with the f64 reference Gram.
 pub fn linear_cka(x: &[f32], p: usize, y: &[f32], q: usize, n: usize) -> Result<f64> {
-    let (k, l) = (centred_gram(x, n, p)?, centred_gram(y, n, q)?);
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).sum::<f64>();
-    Ok(dot(&k, &l) / (dot(&k, &k).sqrt() * dot(&l, &l).sqrt()))
+    linear_cka_on(&Engine::Reference(ReferenceExecutor), x, p, y, q, n)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod ceiling;
 pub mod cka;
 pub mod compare;
 pub mod condensed;
+pub mod gram;
 pub mod load;
 pub mod mantel;
 pub mod mantel_gpu;

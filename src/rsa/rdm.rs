@@ -6,9 +6,8 @@
 use crate::error::{Error, Result};
 use crate::exec::Engine;
 use crate::gpu::Context;
-use crate::ops::matmul::{matmul, Matmul};
-use crate::ops::ranges;
 use crate::rsa::condensed::pair_count;
+use crate::rsa::gram::{self, Rows};
 
 /// Dissimilarity between two patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -38,14 +37,14 @@ named_enum!(Metric, "RDM metric", {
 /// correlation, by the column mean for the Euclidean family, which leaves distances unchanged
 /// and avoids cancellation) and scaled (by their norm for correlation and cosine). Rows whose
 /// norm is 0 are marked degenerate (NaN distances, as scipy).
-struct Prepared {
+pub(super) struct Prepared {
     row_shift: Vec<f64>,
     col_shift: Vec<f64>,
     scale: Vec<f64>,
     degenerate: Vec<bool>,
 }
 
-fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared {
+pub(super) fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared {
     let row = |i: usize| &x[i * p..(i + 1) * p];
     let mut row_shift = vec![0.0; n];
     let mut col_shift = vec![0.0; p];
@@ -86,7 +85,7 @@ fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared {
 }
 
 impl Prepared {
-    fn value(&self, x: &[f32], p: usize, i: usize, k: usize) -> f64 {
+    pub(super) fn value(&self, x: &[f32], p: usize, i: usize, k: usize) -> f64 {
         (f64::from(x[i * p + k]) - self.row_shift[i] - self.col_shift[k]) * self.scale[i]
     }
 
@@ -112,6 +111,14 @@ impl Prepared {
             }
         }
         out
+    }
+
+    /// The RDM from the Gram matrix of the prepared rows.
+    fn rdm(&self, gram: &[f64], n: usize, p: usize, metric: Metric) -> Rdm {
+        Rdm {
+            condensed: self.finish(gram, n, p, metric),
+            degenerate: self.degenerate_rows(),
+        }
     }
 
     /// Stimuli whose patterns are degenerate for this metric.
@@ -144,108 +151,35 @@ pub(super) fn check_patterns(what: &str, x: &[f32], n: usize, p: usize) -> Resul
     Ok(())
 }
 
-/// Condensed RDM of `x: [n, p]` (row-major) in f64: the CPU twin of [`rdms_gpu`]. Constant
-/// patterns (correlation) and zero patterns (cosine) give NaN for each of their pairs.
+/// Condensed RDM of `x: [n, p]` (row-major) in f64: the reference twin of [`rdms_gpu`].
+/// Constant patterns (correlation) and zero patterns (cosine) give NaN for each of their pairs.
 pub fn rdm_cpu(x: &[f32], n: usize, p: usize, metric: Metric) -> Result<Rdm> {
     check_patterns("RDM", x, n, p)?;
     let prep = prepare(x, n, p, metric);
-    let mut gram = vec![0.0; n * n];
-    let rows: Vec<Vec<f64>> = (0..n)
-        .map(|i| (0..p).map(|k| prep.value(x, p, i, k)).collect())
-        .collect();
-    for i in 0..n {
-        for j in i..n {
-            let g: f64 = rows[i].iter().zip(&rows[j]).map(|(a, b)| a * b).sum();
-            gram[i * n + j] = g;
-            gram[j * n + i] = g;
-        }
-    }
-    Ok(Rdm {
-        condensed: prep.finish(&gram, n, p, metric),
-        degenerate: prep.degenerate_rows(),
-    })
+    let gram = gram::gram_reference(&Rows {
+        x,
+        n,
+        p,
+        prep: &prep,
+    });
+    Ok(prep.rdm(&gram, n, p, metric))
 }
 
-/// Features per f32 block of the native path before its sums move to f64.
-const NATIVE_CHUNK: usize = 256;
-
 /// Condensed RDM of `x: [n, p]` with native CPU threads: the same preparation and f64 finish as
-/// [`rdms_gpu`], the Gram product as a register-tiled f32 kernel (4 rows × 16 columns per tile,
-/// upper triangle only) over blocks of 256 features whose sums are added in f64. On a CPU adapter
-/// such as lavapipe this is several times faster than the GPU path; `threads` 0 uses every core.
+/// [`rdms_gpu`], the Gram product by [`gram::gram_native`]. `threads` 0 uses every core.
 pub fn rdm_native(x: &[f32], n: usize, p: usize, metric: Metric, threads: usize) -> Result<Rdm> {
     check_patterns("RDM", x, n, p)?;
     let prep = prepare(x, n, p, metric);
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |t| t.get())
-    } else {
-        threads
-    };
-    let np = n.next_multiple_of(16);
-    let mut gram = vec![0.0f64; n * n];
-    {
-        // Bands of 4 rows, dealt round-robin so every thread gets a share of the long and the
-        // short rows of the triangle; each thread writes only its own rows.
-        let mut bands: Vec<Vec<(usize, &mut [f64])>> = (0..threads).map(|_| Vec::new()).collect();
-        for (b, band) in gram.chunks_mut(4 * n).enumerate() {
-            bands[b % threads].push((4 * b, band));
-        }
-        std::thread::scope(|scope| {
-            for mine in bands {
-                let prep = &prep;
-                scope.spawn(move || {
-                    let mut mine = mine;
-                    // Chunk of features, transposed: xt[k * np + i], zero-padded to np rows.
-                    let mut xt = vec![0f32; NATIVE_CHUNK * np];
-                    for k0 in (0..p).step_by(NATIVE_CHUNK) {
-                        let kw = NATIVE_CHUNK.min(p - k0);
-                        for i in 0..n {
-                            for k in 0..kw {
-                                xt[k * np + i] = prep.value(x, p, i, k0 + k) as f32;
-                            }
-                        }
-                        for (i0, band) in mine.iter_mut() {
-                            gram_band(&xt[..kw * np], np, n, *i0, band);
-                        }
-                    }
-                });
-            }
-        });
-    }
-    for i in 0..n {
-        for j in i + 1..n {
-            gram[j * n + i] = gram[i * n + j];
-        }
-    }
-    Ok(Rdm {
-        condensed: prep.finish(&gram, n, p, metric),
-        degenerate: prep.degenerate_rows(),
-    })
-}
-
-/// Adds rows `i0..i0 + 4` (columns from the diagonal tile on) of `xtᵀ·xt` into `band`.
-fn gram_band(xt: &[f32], np: usize, n: usize, i0: usize, band: &mut [f64]) {
-    let kw = xt.len() / np;
-    let rows = (n - i0).min(4);
-    for j0 in ((i0 / 16) * 16..n).step_by(16) {
-        let mut acc = [[0f32; 16]; 4];
-        for k in 0..kw {
-            let col = &xt[k * np..(k + 1) * np];
-            let a = [col[i0], col[i0 + 1], col[i0 + 2], col[i0 + 3]];
-            let b: &[f32; 16] = col[j0..j0 + 16].try_into().expect("padded to 16");
-            for (r, ar) in a.iter().enumerate() {
-                for (c, bc) in b.iter().enumerate() {
-                    acc[r][c] += ar * bc;
-                }
-            }
-        }
-        let cols = (n - j0).min(16);
-        for (r, row) in acc.iter().enumerate().take(rows) {
-            for (c, v) in row.iter().enumerate().take(cols) {
-                band[r * n + j0 + c] += f64::from(*v);
-            }
-        }
-    }
+    let gram = gram::gram_native(
+        &Rows {
+            x,
+            n,
+            p,
+            prep: &prep,
+        },
+        threads,
+    );
+    Ok(prep.rdm(&gram, n, p, metric))
 }
 
 /// One layer's patterns for [`rdms_gpu`]: `[n, p]` row-major.
@@ -262,15 +196,8 @@ pub struct Rdm {
     pub degenerate: Vec<usize>,
 }
 
-/// Most features one GPU Gram product sums in f32 before the f64 accumulation takes over: keeps
-/// the f32 rounding of a 3M-feature layer's correlations near 1e-7 (a single f32 sum over 100k
-/// features is off by ~1e-3).
-pub const GRAM_CHUNK: usize = 4096;
-
-/// Condensed RDMs of several layers on the GPU. Each round records one feature chunk of every
-/// unfinished layer (prepared rows in f32, at most `chunk_bytes` each) and its Gram product into
-/// one submission; the chunks' Grams are read back and summed in f64. A chunk is at most
-/// [`GRAM_CHUNK`] features.
+/// Condensed RDMs of several layers on the GPU: prepared rows streamed through the GPU Gram
+/// product in feature chunks of at most `chunk_bytes` (see [`gram::grams_gpu`]).
 pub fn rdms_gpu(
     ctx: &Context,
     layers: &[Patterns<'_>],
@@ -284,81 +211,21 @@ pub fn rdms_gpu(
         .iter()
         .map(|l| prepare(l.data, l.n, l.p, metric))
         .collect();
-    let chunk_cols: Vec<usize> = layers
-        .iter()
-        .map(|l| (chunk_bytes / 4 / l.n).clamp(1, GRAM_CHUNK).min(l.p))
-        .collect();
-    let mut grams: Vec<Vec<f64>> = layers.iter().map(|l| vec![0.0; l.n * l.n]).collect();
-    let rounds = layers
-        .iter()
-        .zip(&chunk_cols)
-        .map(|(l, c)| l.p.div_ceil(*c))
-        .max()
-        .unwrap_or(0);
-    let opts = Matmul {
-        trans_b: true,
-        ..Matmul::default()
-    };
-    // The Gram matrix is symmetric: rows are split into blocks and only blocks (bi ≤ bj) are
-    // multiplied (with 4 blocks, 10 of 16 products).
-    let blocks = |n: usize| -> Vec<(usize, usize)> {
-        ranges(n, n.div_ceil(if n >= 256 { 4 } else { 1 })).collect()
-    };
-    for round in 0..rounds {
-        let mut rec = ctx.recorder();
-        let mut outs = Vec::new();
-        for (li, l) in layers.iter().enumerate() {
-            let (k0, k1) = (
-                round * chunk_cols[li],
-                ((round + 1) * chunk_cols[li]).min(l.p),
-            );
-            if k0 >= k1 {
-                continue;
-            }
-            let w = k1 - k0;
-            let rows = blocks(l.n);
-            let tiles = rows
-                .iter()
-                .map(|&(r0, r1)| {
-                    let mut chunk = Vec::with_capacity((r1 - r0) * w);
-                    for i in r0..r1 {
-                        chunk.extend((k0..k1).map(|k| preps[li].value(l.data, l.p, i, k) as f32));
-                    }
-                    ctx.upload(&chunk, &[r1 - r0, w])
-                })
-                .collect::<Result<Vec<_>>>()?;
-            for bi in 0..rows.len() {
-                for bj in bi..rows.len() {
-                    let g = matmul(&mut rec, &tiles[bi], &tiles[bj], None, opts)?;
-                    outs.push((li, rows[bi], rows[bj], g));
-                }
-            }
-        }
-        rec.submit()?;
-        let read = ctx.read_many(&outs.iter().map(|o| &o.3).collect::<Vec<_>>())?;
-        for ((li, (r0, r1), (c0, c1), _), g) in outs.iter().zip(read) {
-            let n = layers[*li].n;
-            let gram = &mut grams[*li];
-            let width = c1 - c0;
-            for i in *r0..*r1 {
-                for j in *c0..*c1 {
-                    let v = f64::from(g[(i - r0) * width + (j - c0)]);
-                    gram[i * n + j] += v;
-                    if r0 != c0 {
-                        gram[j * n + i] += v;
-                    }
-                }
-            }
-        }
-    }
-    Ok(layers
+    let rows: Vec<Rows<'_>> = layers
         .iter()
         .zip(&preps)
-        .zip(&grams)
-        .map(|((l, prep), gram)| Rdm {
-            condensed: prep.finish(gram, l.n, l.p, metric),
-            degenerate: prep.degenerate_rows(),
+        .map(|(l, prep)| Rows {
+            x: l.data,
+            n: l.n,
+            p: l.p,
+            prep,
         })
+        .collect();
+    let grams = gram::grams_gpu(ctx, &rows, chunk_bytes)?;
+    Ok(rows
+        .iter()
+        .zip(&grams)
+        .map(|(r, g)| r.prep.rdm(g, r.n, r.p, metric))
         .collect())
 }
 
@@ -371,21 +238,30 @@ pub fn rdms_on(
     names: &[String],
     metric: Metric,
 ) -> Result<(Vec<Rdm>, String)> {
-    let per_layer = |f: &dyn Fn(&Patterns<'_>) -> Result<Rdm>| -> Result<Vec<Rdm>> {
-        layers
-            .iter()
-            .zip(names)
-            .map(|(l, name)| f(l).map_err(|e| Error::Invalid(format!("{name}: {e}"))))
-            .collect()
-    };
-    let rdms = match engine {
-        Engine::Gpu(ctx) => rdms_gpu(ctx, layers, metric, 64 << 20)?,
-        Engine::Native(exec) => {
-            let threads = exec.threads();
-            per_layer(&|l| rdm_native(l.data, l.n, l.p, metric, threads))?
-        }
-        Engine::Reference(_) => per_layer(&|l| rdm_cpu(l.data, l.n, l.p, metric))?,
-    };
+    for (l, name) in layers.iter().zip(names) {
+        check_patterns("RDM", l.data, l.n, l.p)
+            .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
+    }
+    let preps: Vec<Prepared> = layers
+        .iter()
+        .map(|l| prepare(l.data, l.n, l.p, metric))
+        .collect();
+    let rows: Vec<Rows<'_>> = layers
+        .iter()
+        .zip(&preps)
+        .map(|(l, prep)| Rows {
+            x: l.data,
+            n: l.n,
+            p: l.p,
+            prep,
+        })
+        .collect();
+    let grams = gram::grams_on(engine, &rows)?;
+    let rdms = rows
+        .iter()
+        .zip(&grams)
+        .map(|(r, g)| r.prep.rdm(g, r.n, r.p, metric))
+        .collect();
     Ok((rdms, engine.summary()))
 }
 
