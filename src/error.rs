@@ -37,6 +37,13 @@ pub enum Error {
     /// Bad user-supplied value (flag, environment variable).
     #[error("{0}")]
     Invalid(String),
+    /// An error of one step, with where it happened (a model's layer).
+    #[error("{place}: {source}")]
+    At {
+        place: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// A file that cannot be read, parsed or written, or whose content does not fit (weights,
     /// arrays, images). The message names the tensor and the shapes where there are any.
     #[error("{path}: {message}")]
@@ -51,6 +58,23 @@ impl Error {
         Error::File {
             path: path.as_ref().display().to_string(),
             message: message.to_string(),
+        }
+    }
+
+    /// Whether this is a usage error (a bad flag, value or input), exit code 2.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Error::Invalid(_) => true,
+            Error::At { source, .. } => source.is_usage(),
+            _ => false,
+        }
+    }
+
+    /// This error, said to have happened at `place`.
+    pub(crate) fn at(self, place: impl fmt::Display) -> Self {
+        Error::At {
+            place: place.to_string(),
+            source: Box::new(self),
         }
     }
 

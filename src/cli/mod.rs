@@ -110,7 +110,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
         let error = e.into();
         let code = match error.downcast_ref::<Error>() {
-            Some(Error::Invalid(_)) => EXIT_USAGE,
+            Some(e) if e.is_usage() => EXIT_USAGE,
             _ => EXIT_FAILURE,
         };
         Failure { code, error }

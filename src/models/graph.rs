@@ -298,7 +298,7 @@ impl Graph {
     }
 
     /// The capture point names of a node, or its op when it has none.
-    fn node_label(&self, id: NodeId) -> String {
+    pub(crate) fn node_label(&self, id: NodeId) -> String {
         self.points
             .iter()
             .find(|p| p.node == id)

@@ -281,7 +281,6 @@ impl<'e> Network<'e> {
         how: Reduce,
     ) -> Result<Vec<E::Tensor>> {
         let nodes = &self.graph.nodes;
-        let w = |name: &str| -> &E::Tensor { &params.tensors[name] };
         let points = plan.wanted.iter().map(Vec::len).sum();
         let mut out: Vec<Option<E::Tensor>> = vec![None; nodes.len()];
         let mut captured: Vec<Option<E::Tensor>> = vec![None; points];
@@ -294,62 +293,15 @@ impl<'e> Network<'e> {
             let input =
                 |k: usize| -> &E::Tensor { out[node.inputs[k]].as_ref().expect("input is live") };
             let fuse_relu = plan.fuses_relu(id);
-            let y = match &node.op {
-                Op::Input => input(0).clone(),
-                Op::Conv { weight, bias, conv } => {
-                    let p = crate::ops::conv::Conv2d {
-                        relu: fuse_relu,
-                        ..*conv
-                    };
-                    exec.conv2d(input(0), w(weight), bias.as_deref().map(w), &p)?
-                }
-                Op::Linear { weight, bias } => {
-                    // Over the last dimension: tokens [N, T, D] go through as [N·T, D].
-                    let x = input(0);
-                    let shape = exec.shape(x).to_vec();
-                    let d = *shape.last().expect("checked shape");
-                    let rows = exec.reshape(x, &[shape.iter().product::<usize>() / d, d])?;
-                    let y = exec.linear(&rows, w(weight), bias.as_deref().map(w), fuse_relu)?;
-                    let mut out_shape = shape;
-                    *out_shape.last_mut().expect("rank ≥ 2") = exec.shape(&y)[1];
-                    exec.reshape(&y, &out_shape)?
-                }
-                Op::BatchNorm { prefix, eps } => {
-                    let t = |s: &str| w(&format!("{prefix}.{s}"));
-                    let stats = [t("running_mean"), t("running_var"), t("weight"), t("bias")];
-                    exec.batch_norm(input(0), stats, *eps)?
-                }
-                Op::Relu if plan.fused[id] => input(0).clone(),
-                Op::Relu => exec.relu(input(0))?,
-                Op::MaxPool(p) => exec.max_pool2d(input(0), p)?,
-                Op::AdaptiveAvgPool(o) => exec.adaptive_avg_pool2d(input(0), *o)?,
-                Op::Flatten => {
-                    let s = exec.shape(input(0));
-                    exec.reshape(input(0), &[s[0], s[1..].iter().product()])?
-                }
-                Op::Add => exec.add(input(0), input(1))?,
-                Op::LayerNorm { prefix, eps } => {
-                    let t = |s: &str| w(&format!("{prefix}.{s}"));
-                    exec.layer_norm(input(0), t("weight"), t("bias"), *eps)?
-                }
-                Op::Gelu => exec.gelu(input(0))?,
-                Op::Tokens { grid, .. } => {
-                    let s = exec.shape(input(0));
-                    let prefix = self.token_prefix(exec, params, id, *grid, [s[2], s[3]])?;
-                    exec.patch_tokens(input(0), &prefix)?
-                }
-                Op::Attention { heads } | Op::AttentionWeights { heads } => {
-                    let values = matches!(node.op, Op::Attention { .. });
-                    let (v, w) = exec.attention(input(0), *heads, values, !values)?;
-                    v.or(w).expect("one output asked")
-                }
-                Op::Slice { offset, width } => exec.slice_cols(input(0), *offset, *width)?,
-                Op::ClassToken => {
-                    let s = exec.shape(input(0)).to_vec();
-                    let flat = exec.reshape(input(0), &[s[0], s[1] * s[2]])?;
-                    exec.slice_cols(&flat, 0, s[2])?
-                }
-            };
+            let y = self.run_node(exec, params, id, &input, fuse_relu, plan.fused[id]);
+            // Name the layer in any failure (a shape, an allocation that could not be made).
+            let y = y.map_err(|e| {
+                e.at(format!(
+                    "{} at {}",
+                    self.graph.model,
+                    self.graph.node_label(id)
+                ))
+            })?;
             for &c in &plan.wanted[id] {
                 let layout = self.graph.layout(id, exec.shape(&y).len());
                 captured[c] = Some(reduce(exec, &y, layout, how)?);
@@ -366,6 +318,79 @@ impl<'e> Network<'e> {
             .into_iter()
             .map(|t| t.expect("every point is a node"))
             .collect())
+    }
+
+    /// Runs node `id` on its inputs.
+    fn run_node<'t, E: Executor>(
+        &self,
+        exec: &E,
+        params: &Params<E::Tensor>,
+        id: NodeId,
+        input: &dyn Fn(usize) -> &'t E::Tensor,
+        fuse_relu: bool,
+        fused_away: bool,
+    ) -> Result<E::Tensor>
+    where
+        E::Tensor: 't,
+    {
+        let node = &self.graph.nodes[id];
+        let w = |name: &str| -> &E::Tensor { &params.tensors[name] };
+        Ok(match &node.op {
+            Op::Input => input(0).clone(),
+            Op::Conv { weight, bias, conv } => {
+                let p = crate::ops::conv::Conv2d {
+                    relu: fuse_relu,
+                    ..*conv
+                };
+                exec.conv2d(input(0), w(weight), bias.as_deref().map(w), &p)?
+            }
+            Op::Linear { weight, bias } => {
+                // Over the last dimension: tokens [N, T, D] go through as [N·T, D].
+                let x = input(0);
+                let shape = exec.shape(x).to_vec();
+                let d = *shape.last().expect("checked shape");
+                let rows = exec.reshape(x, &[shape.iter().product::<usize>() / d, d])?;
+                let y = exec.linear(&rows, w(weight), bias.as_deref().map(w), fuse_relu)?;
+                let mut out_shape = shape;
+                *out_shape.last_mut().expect("rank ≥ 2") = exec.shape(&y)[1];
+                exec.reshape(&y, &out_shape)?
+            }
+            Op::BatchNorm { prefix, eps } => {
+                let t = |s: &str| w(&format!("{prefix}.{s}"));
+                let stats = [t("running_mean"), t("running_var"), t("weight"), t("bias")];
+                exec.batch_norm(input(0), stats, *eps)?
+            }
+            Op::Relu if fused_away => input(0).clone(),
+            Op::Relu => exec.relu(input(0))?,
+            Op::MaxPool(p) => exec.max_pool2d(input(0), p)?,
+            Op::AdaptiveAvgPool(o) => exec.adaptive_avg_pool2d(input(0), *o)?,
+            Op::Flatten => {
+                let s = exec.shape(input(0));
+                exec.reshape(input(0), &[s[0], s[1..].iter().product()])?
+            }
+            Op::Add => exec.add(input(0), input(1))?,
+            Op::LayerNorm { prefix, eps } => {
+                let t = |s: &str| w(&format!("{prefix}.{s}"));
+                exec.layer_norm(input(0), t("weight"), t("bias"), *eps)?
+            }
+            Op::Gelu => exec.gelu(input(0))?,
+            Op::Tokens { grid, .. } => {
+                let s = exec.shape(input(0));
+                let prefix = self.token_prefix(exec, params, id, *grid, [s[2], s[3]])?;
+                exec.patch_tokens(input(0), &prefix)?
+            }
+            Op::Attention { heads } | Op::AttentionWeights { heads } => {
+                let values = matches!(node.op, Op::Attention { .. });
+                let (v, w) = exec.attention(input(0), *heads, values, !values)?;
+                v.or(w).expect("one output asked")
+            }
+            Op::Slice { offset, width } => exec.slice_cols(input(0), *offset, *width)?,
+            Op::ClassToken => {
+                let s = exec.shape(input(0)).to_vec();
+                let flat = exec.reshape(input(0), &[s[0], s[1] * s[2]])?;
+                exec.slice_cols(&flat, 0, s[2])?
+            }
+        })
     }
 }
 

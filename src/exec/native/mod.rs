@@ -1,257 +1,127 @@
-//! The native executor: multithreaded f32 on the CPU.
+//! The native executor ([`NativeExecutor`]) and its multithreaded f32 CPU kernels: pure functions
+//! on slices that write into caller-provided outputs, so buffers can be reused across batches.
+//!
+//! Every kernel is deterministic: its output bits do not depend on the rayon pool's size, on the
+//! batch size (image `i`'s outputs are the same alone or in a batch) or on how work is split.
+//! Products go through [`gemm::sgemm`], whose per-element sums are independent of the product's
+//! size; reductions elsewhere run in a fixed order inside one task. Work is spread over the
+//! current rayon pool (`pool.install(..)` picks the thread count).
+//!
+//! Each kernel has an f64 twin in [`crate::ops`] with the same semantics; the tests compare them.
 
-use super::host::{BufferPool, HostTensor};
-use super::{Attention, Executor};
+pub mod conv;
+pub mod dense;
+pub mod elementwise;
+mod executor;
+pub mod gemm;
+pub mod pool;
+pub mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+pub use conv::conv2d;
+pub use dense::{attention, linear};
+pub use elementwise::{add, batch_norm, gelu, layer_norm, relu, relu_in_place};
+pub use executor::{simd_level, NativeExecutor};
+pub use pool::{adaptive_avg_pool2d, max_pool2d};
+pub use tokens::{patch_tokens, reduce_tokens, slice_cols};
+
 use crate::error::{Error, Result};
-use crate::ops::conv::Conv2d;
-use crate::ops::pool::Pool2d;
 
-mod kernels;
+/// Elements per task of the flat elementwise kernels (a fixed split: results never depend on it).
+const FLAT_CHUNK: usize = 1 << 14;
 
-/// The widest SIMD instruction set this CPU offers to the kernels.
-pub fn simd_level() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return "avx512f";
+/// Fails unless `what` holds exactly `want` values.
+fn expect_len(op: &'static str, what: &str, got: usize, want: usize) -> Result<()> {
+    if got != want {
+        return Err(Error::shape(
+            op,
+            format!("{what} holds {got} values, expected {want}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The product of `dims`, or an error if it overflows.
+fn volume(op: &'static str, dims: &[usize]) -> Result<usize> {
+    dims.iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::shape(op, format!("sizes {dims:?} overflow")))
+}
+
+/// Splits `out`, rows of `row_len` values, into per-task lists of row segments: columns
+/// `bounds[b]` of row `r` go to task `task(r, b)` (`< tasks`), each list in row order. Lets
+/// parallel tasks own column blocks of a row-major output without sharing it.
+fn scatter_rows<'a>(
+    out: &'a mut [f32],
+    row_len: usize,
+    bounds: &[(usize, usize)],
+    tasks: usize,
+    task: impl Fn(usize, usize) -> usize,
+) -> Vec<Vec<&'a mut [f32]>> {
+    let mut lists: Vec<Vec<&'a mut [f32]>> = (0..tasks).map(|_| Vec::new()).collect();
+    if row_len == 0 {
+        return lists;
+    }
+    for (r, mut row) in out.chunks_exact_mut(row_len).enumerate() {
+        let mut at = 0;
+        for (b, &(lo, hi)) in bounds.iter().enumerate() {
+            let (_, rest) = row.split_at_mut(lo - at);
+            let (seg, rest) = rest.split_at_mut(hi - lo);
+            lists[task(r, b)].push(seg);
+            row = rest;
+            at = hi;
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return "avx2+fma";
+    }
+    lists
+}
+
+/// Runs `f` compiled for the best instruction set the CPU offers (AVX-512 or AVX2, through `pulp`)
+/// so that plain loops inside it vectorise. Bits do not depend on the path taken: Rust neither
+/// reassociates nor contracts float arithmetic. Call it around whole loops, not per element.
+#[inline(always)]
+fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
+/// `eˣ` for `x ≤ 88` within about 2e-7 relative (`x < −87` gives 0, NaN propagates): `2ⁿ·p(r)`
+/// with `n = round(x·log₂e)`, `r = x − n·ln 2` (two-part ln 2) and `p` the degree-7 Taylor
+/// polynomial. Branch-free so that loops calling it vectorise (libm's `expf` does not).
+#[inline(always)]
+fn exp_approx(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer in the low bits.
+    let xc = if x < -87.0 { -87.0 } else { x };
+    let t = xc * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = (xc - n * 0.693_145_75) - n * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
+    let two_n = f32::from_bits(t.to_bits().wrapping_sub(0x4B40_0000).wrapping_add(127) << 23);
+    if x < -87.0 {
+        0.0
+    } else {
+        p * two_n
+    }
+}
+
+/// Runs `f` with this thread's scratch vector `slot`, grown to at least `len` values (contents
+/// unspecified). Scratch is kept per thread and reused across calls.
+fn with_scratch<R>(slot: usize, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    use std::cell::RefCell;
+    thread_local! {
+        static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+    }
+    SCRATCH.with(|s| {
+        let mut buf = std::mem::take(&mut s.borrow_mut()[slot]);
+        if buf.len() < len {
+            buf.resize(len, 0.0);
         }
-        "sse2"
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        "neon"
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        "scalar"
-    }
-}
-
-/// Multithreaded f32 kernels on a thread pool of its own.
-pub struct NativeExecutor {
-    pool: rayon::ThreadPool,
-    buffers: BufferPool,
-}
-
-impl NativeExecutor {
-    /// A pool of `threads` workers (0: one per core).
-    pub fn new(threads: usize) -> Result<NativeExecutor> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("ventral-native-{i}"))
-            .build()
-            .map_err(|e| Error::Invalid(format!("cannot start {threads} native threads: {e}")))?;
-        Ok(NativeExecutor {
-            pool,
-            buffers: BufferPool::default(),
-        })
-    }
-
-    pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
-    }
-
-    /// `N threads, SIMD`.
-    pub fn summary(&self) -> String {
-        format!("{} threads, {}", self.threads(), simd_level())
-    }
-}
-
-impl NativeExecutor {
-    /// A buffer for an op's output of `shape`, filled by `f` on the pool's threads.
-    fn produce(
-        &self,
-        op: &str,
-        shape: &[usize],
-        f: impl FnOnce(&mut [f32]) -> Result<()> + Send,
-    ) -> Result<HostTensor> {
-        let len = super::host::checked_len(shape)?;
-        let mut out = self.buffers.take(len, op)?;
-        self.pool.install(|| f(&mut out))?;
-        HostTensor::new(out, shape)
-    }
-}
-
-impl Executor for NativeExecutor {
-    type Tensor = HostTensor;
-
-    fn upload(&self, data: &[f32], shape: &[usize]) -> Result<HostTensor> {
-        let mut out = self.buffers.take(data.len(), "input")?;
-        out.copy_from_slice(data);
-        HostTensor::new(out, shape)
-    }
-
-    fn shape<'t>(&self, t: &'t HostTensor) -> &'t [usize] {
-        t.shape()
-    }
-
-    fn reshape(&self, t: &HostTensor, shape: &[usize]) -> Result<HostTensor> {
-        t.reshape(shape)
-    }
-
-    fn conv2d(
-        &self,
-        x: &HostTensor,
-        weight: &HostTensor,
-        bias: Option<&HostTensor>,
-        p: &Conv2d,
-    ) -> Result<HostTensor> {
-        let s = p.shape(x.shape(), weight.shape(), bias.map(|b| b.shape()))?;
-        self.produce("conv2d", &[s.n, s.c_out, s.oh, s.ow], |out| {
-            kernels::conv2d(x.data(), weight.data(), bias.map(|b| b.data()), &s, p, out)
-        })
-    }
-
-    fn linear(
-        &self,
-        x: &HostTensor,
-        weight: &HostTensor,
-        bias: Option<&HostTensor>,
-        relu: bool,
-    ) -> Result<HostTensor> {
-        let [rows, k, n] =
-            super::shapes::linear(x.shape(), weight.shape(), bias.map(|b| b.shape()))?;
-        self.produce("linear", &[rows, n], |out| {
-            kernels::linear(
-                x.data(),
-                weight.data(),
-                bias.map(|b| b.data()),
-                [rows, k, n],
-                relu,
-                out,
-            )
-        })
-    }
-
-    fn batch_norm(&self, x: &HostTensor, stats: [&HostTensor; 4], eps: f32) -> Result<HostTensor> {
-        let (c, inner) = super::shapes::batch_norm(x.shape(), stats.map(|t| t.shape()))?;
-        self.produce("batch_norm", x.shape(), |out| {
-            kernels::batch_norm(x.data(), c, inner, stats.map(|t| t.data()), eps, out);
-            Ok(())
-        })
-    }
-
-    fn layer_norm(
-        &self,
-        x: &HostTensor,
-        gamma: &HostTensor,
-        beta: &HostTensor,
-        eps: f32,
-    ) -> Result<HostTensor> {
-        super::shapes::layer_norm(x.shape(), gamma.shape(), beta.shape())?;
-        self.produce("layer_norm", x.shape(), |out| {
-            kernels::layer_norm(x.data(), gamma.data(), beta.data(), eps, out);
-            Ok(())
-        })
-    }
-
-    fn relu(&self, x: &HostTensor) -> Result<HostTensor> {
-        self.produce("relu", x.shape(), |out| {
-            kernels::relu(x.data(), out);
-            Ok(())
-        })
-    }
-
-    fn gelu(&self, x: &HostTensor) -> Result<HostTensor> {
-        self.produce("gelu", x.shape(), |out| {
-            kernels::gelu(x.data(), out);
-            Ok(())
-        })
-    }
-
-    fn add(&self, a: &HostTensor, b: &HostTensor) -> Result<HostTensor> {
-        super::shapes::same("add", a.shape(), b.shape())?;
-        self.produce("add", a.shape(), |out| {
-            kernels::add(a.data(), b.data(), out);
-            Ok(())
-        })
-    }
-
-    fn max_pool2d(&self, x: &HostTensor, p: &Pool2d) -> Result<HostTensor> {
-        let (planes, hw, [oh, ow]) = super::shapes::pool(x.shape(), p)?;
-        let s = x.shape();
-        self.produce("max_pool2d", &[s[0], s[1], oh, ow], |out| {
-            kernels::max_pool2d(x.data(), planes, hw, p, [oh, ow], out);
-            Ok(())
-        })
-    }
-
-    fn adaptive_avg_pool2d(&self, x: &HostTensor, o: [usize; 2]) -> Result<HostTensor> {
-        let (planes, hw) = super::shapes::adaptive(x.shape(), o)?;
-        let s = x.shape();
-        self.produce("adaptive_avg_pool2d", &[s[0], s[1], o[0], o[1]], |out| {
-            kernels::adaptive_avg_pool2d(x.data(), planes, hw, o, out);
-            Ok(())
-        })
-    }
-
-    fn patch_tokens(&self, x: &HostTensor, prefix: &HostTensor) -> Result<HostTensor> {
-        let [n, d, t] = super::shapes::patch_tokens(x.shape(), prefix.len())?;
-        self.produce("patch_tokens", &[n, t, d], |out| {
-            kernels::patch_tokens(x.data(), [n, d, t], prefix.data(), out);
-            Ok(())
-        })
-    }
-
-    fn attention(
-        &self,
-        qkv: &HostTensor,
-        heads: usize,
-        values: bool,
-        weights: bool,
-    ) -> Result<Attention<HostTensor>> {
-        let [n, t, d] = super::shapes::attention(qkv.shape(), heads)?;
-        let mut v = values
-            .then(|| self.buffers.take(n * t * heads * d, "attention values"))
-            .transpose()?;
-        let mut w = weights
-            .then(|| self.buffers.take(n * heads * t * t, "attention weights"))
-            .transpose()?;
-        self.pool.install(|| {
-            kernels::attention(
-                qkv.data(),
-                [n, t, heads, d],
-                v.as_deref_mut(),
-                w.as_deref_mut(),
-            )
-        })?;
-        Ok((
-            v.map(|v| HostTensor::new(v, &[n, t, heads * d]))
-                .transpose()?,
-            w.map(|w| HostTensor::new(w, &[n, heads, t, t]))
-                .transpose()?,
-        ))
-    }
-
-    fn slice_cols(&self, x: &HostTensor, offset: usize, width: usize) -> Result<HostTensor> {
-        let (_, len, shape) = super::shapes::slice_cols(x.shape(), offset, width)?;
-        self.produce("slice_cols", &shape, |out| {
-            kernels::slice_cols(x.data(), len, offset, width, out);
-            Ok(())
-        })
-    }
-
-    fn reduce_tokens(&self, x: &HostTensor, max: bool) -> Result<HostTensor> {
-        let [n, t, d] = super::shapes::tokens(x.shape())?;
-        self.produce("reduce_tokens", &[n, d], |out| {
-            kernels::reduce_tokens(x.data(), [n, t, d], max, out);
-            Ok(())
-        })
-    }
-
-    fn flush(&self) -> Result<()> {
-        Ok(())
-    }
-
-    fn read(&self, tensors: &[&HostTensor]) -> Result<Vec<Vec<f32>>> {
-        Ok(tensors.iter().map(|t| t.data().to_vec()).collect())
-    }
-
-    fn recycle(&self, t: HostTensor) {
-        self.buffers.give(t);
-    }
+        let r = f(&mut buf[..len]);
+        s.borrow_mut()[slot] = buf;
+        r
+    })
 }
