@@ -63,6 +63,11 @@ impl HostTensor {
     fn into_unique(self) -> Option<Vec<f32>> {
         Arc::try_unwrap(self.data).ok()
     }
+
+    /// The values: the buffer itself when this is its only holder, else a copy.
+    pub fn into_vec(self) -> Vec<f32> {
+        Arc::try_unwrap(self.data).unwrap_or_else(|shared| shared.to_vec())
+    }
 }
 
 /// The element count of `shape`, or an error when it overflows.

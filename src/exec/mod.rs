@@ -208,6 +208,15 @@ pub trait Executor {
     fn discard(&self) {}
     /// Host copies of `tensors` (after a flush).
     fn read(&self, tensors: &[&Self::Tensor]) -> Result<Vec<Vec<f32>>>;
+    /// The values of `tensors`, which the caller gives up (host executors hand over their
+    /// buffers instead of copying them).
+    fn read_owned(&self, tensors: Vec<Self::Tensor>) -> Result<Vec<Vec<f32>>> {
+        let out = self.read(&tensors.iter().collect::<Vec<_>>());
+        for t in tensors {
+            self.recycle(t);
+        }
+        out
+    }
     /// Hands back a tensor that nobody needs any more (a pool may reuse its memory).
     fn recycle(&self, _t: Self::Tensor) {}
 }

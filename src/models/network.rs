@@ -242,11 +242,7 @@ impl<'e> Network<'e> {
             }
         };
         exec.flush()?;
-        let out = exec.read(&captured.iter().collect::<Vec<_>>());
-        for t in captured {
-            exec.recycle(t);
-        }
-        out
+        exec.read_owned(captured)
     }
 
     /// The class token followed by the position embedding for a `grid` of patches.

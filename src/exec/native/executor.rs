@@ -228,6 +228,10 @@ impl Executor for NativeExecutor {
         Ok(tensors.iter().map(|t| t.data().to_vec()).collect())
     }
 
+    fn read_owned(&self, tensors: Vec<HostTensor>) -> Result<Vec<Vec<f32>>> {
+        Ok(tensors.into_iter().map(HostTensor::into_vec).collect())
+    }
+
     fn recycle(&self, t: HostTensor) {
         self.buffers.give(t);
     }
