@@ -12,7 +12,10 @@ matches `ventral bench --quick`.
 Implementations (each skipped when its package or device is missing):
   torch-cpu, torch-cuda, torch-mps   matmul, Gram X·Xᵀ, the convolution layers, ViT-B/16 attention
                                      (scaled_dot_product_attention), correlation RDM, models
-                                     (capture none: input to logits)
+                                     (capture none: input to logits; all: a forward hook on every
+                                     module copies its output to the host, as THINGSvision-style
+                                     extraction does; all+rdm: and 1 − corrcoef of each over the
+                                     batch)
   numpy                              matmul, Gram, correlation RDM (np.corrcoef)
   rsatoolbox                         correlation RDM (calc_rdm, method "correlation")
   scikit-bio                         Mantel Pearson / Spearman (skbio.stats.distance.mantel)
@@ -79,6 +82,7 @@ def sizes(quick):
         "models": ["cornet_z", "timm/vit_tiny_patch16_224"] if quick else ["alexnet", "resnet18", "vit_b_32"],
         "batches": [2] if quick else [1, 16],
         "px": 64 if quick else 224,
+        "captures": ["none", "all", "all+rdm"],
     }
 
 
@@ -117,10 +121,22 @@ def torch_results(device, sz, samples):
     w = f"correlation RDM, N = {rn} × {rp} features"
     out.append(summary("kernel", w, w, 2.0 * rn * rn * rp, 4.0 * (rn * rp + rn * (rn - 1) / 2),
                        *timed(lambda: 1 - torch.corrcoef(xr), samples, sync)))
+    return out
+
+
+def torch_models(device, sz, samples):
+    """Whole models, seeded random init, in every capture mode of `sz["captures"]`."""
     import sys
+    import torch
+    torch.set_grad_enabled(False)
+    dev = torch.device(device)
+    sync = {"cuda": torch.cuda.synchronize, "mps": getattr(torch, "mps", None) and torch.mps.synchronize}.get(
+        device) or (lambda: None)
+    g = torch.Generator().manual_seed(0)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "weights"))
     from reference_models import make
     px = sz["px"]
+    out = []
     for name in sz["models"]:
         if name.startswith("timm/"):
             import timm
@@ -128,12 +144,34 @@ def torch_results(device, sz, samples):
         else:
             model = make(name)
         model = model.eval().to(dev)
+        captured, state = [], {"on": False}
+
+        def hook(_m, _i, o):
+            if state["on"]:
+                o = o[0] if isinstance(o, tuple) else o  # nn.MultiheadAttention: (values, weights)
+                captured.append(o.detach().clone().cpu())
+
+        hooks = [m.register_forward_hook(hook) for path, m in model.named_modules() if path]
         for bt in sz["batches"]:
             xin = torch.rand(bt, 3, px, px, generator=g)
-            w = f"{name} batch {bt} at {px}×{px}, capture none"
-            # Input upload and logits readback included, as in ventral's samples.
-            out.append(summary("model", w, w, 0.0, 0.0,
-                               *timed(lambda: model(xin.to(dev)).cpu(), samples, sync)))
+
+            def run(mode):
+                captured.clear()
+                state["on"] = mode != "none"
+                y = model(xin.to(dev)).cpu()
+                if mode == "all+rdm":
+                    for t in captured:
+                        1 - torch.corrcoef(t.reshape(bt, -1))
+                return y
+
+            for mode in sz["captures"]:
+                if mode == "all+rdm" and bt < 2:
+                    continue
+                w = f"{name} batch {bt} at {px}×{px}, capture {mode}"
+                # Input upload and readback included, as in ventral's samples.
+                out.append(summary("model", w, w, 0.0, 0.0, *timed(lambda: run(mode), samples, sync)))
+        for h in hooks:
+            h.remove()
     return out
 
 
@@ -190,20 +228,42 @@ def main():
     p.add_argument("--out", required=True, help="folder for <implementation>.json")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--samples", type=int, default=3)
+    p.add_argument("--models", help="model workloads (comma-separated; default as ventral bench)")
+    p.add_argument("--batches", help="batch sizes of the model workloads (comma-separated)")
+    p.add_argument("--px", type=int, help="input size of the model workloads")
+    p.add_argument("--capture", default="none,all,all+rdm", help="capture modes of the model workloads")
+    p.add_argument("--only", default="kernels,models,rsa",
+                   help="groups: kernels (torch/numpy kernels), models, rsa (rsatoolbox, scikit-bio)")
     a = p.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     sz = sizes(a.quick)
-    runs = {"numpy": lambda: numpy_results(sz, a.samples),
-            "rsatoolbox": lambda: rsatoolbox_results(sz, a.samples),
-            "scikit-bio": lambda: skbio_results(sz, a.samples)}
+    if a.models:
+        sz["models"] = a.models.split(",")
+    if a.batches:
+        sz["batches"] = [int(b) for b in a.batches.split(",")]
+    if a.px:
+        sz["px"] = a.px
+    sz["captures"] = a.capture.split(",")
+    groups = a.only.split(",")
+    runs = {}
+    if "kernels" in groups:
+        runs["numpy"] = lambda: numpy_results(sz, a.samples)
+    if "rsa" in groups:
+        runs["rsatoolbox"] = lambda: rsatoolbox_results(sz, a.samples)
+        runs["scikit-bio"] = lambda: skbio_results(sz, a.samples)
     try:
         import torch
-        runs["torch-cpu"] = lambda: torch_results("cpu", sz, a.samples)
+
+        def torch_run(device):
+            return lambda: ((torch_results(device, sz, a.samples) if "kernels" in groups else []) +
+                            (torch_models(device, sz, a.samples) if "models" in groups else []))
+
+        runs["torch-cpu"] = torch_run("cpu")
         if torch.cuda.is_available():
-            runs["torch-cuda"] = lambda: torch_results("cuda", sz, a.samples)
+            runs["torch-cuda"] = torch_run("cuda")
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            runs["torch-mps"] = lambda: torch_results("mps", sz, a.samples)
+            runs["torch-mps"] = torch_run("mps")
     except ImportError:
         pass
     for impl, run in runs.items():

@@ -6,6 +6,7 @@
 
 use super::rdm::Prepared;
 use crate::error::Result;
+use crate::exec::native::vectorized;
 use crate::exec::Engine;
 use crate::gpu::Context;
 use crate::ops::matmul::{matmul, Matmul};
@@ -23,12 +24,30 @@ impl Rows<'_> {
     fn value(&self, i: usize, k: usize) -> f64 {
         self.prep.value(self.x, self.p, i, k)
     }
+
+    /// Prepared values of row `i`, features `k0..k0 + out.len()`, rounded to f32 (the same
+    /// values as [`Rows::value`]).
+    #[inline(always)]
+    fn prepared_chunk(&self, i: usize, k0: usize, out: &mut [f32]) {
+        let x = &self.x[i * self.p + k0..i * self.p + k0 + out.len()];
+        let cols = &self.prep.col_shift[k0..k0 + out.len()];
+        let (shift, scale) = (self.prep.row_shift[i], self.prep.scale[i]);
+        for ((o, &v), &c) in out.iter_mut().zip(x).zip(cols) {
+            *o = ((f64::from(v) - shift - c) * scale) as f32;
+        }
+    }
 }
 
 /// The Gram matrices (`n × n`, row-major, f64) of several row sets on `engine`.
 pub fn grams_on(engine: &Engine, rows: &[Rows<'_>]) -> Result<Vec<Vec<f64>>> {
     match engine {
         Engine::Gpu(ctx) => grams_gpu(ctx, rows, 64 << 20),
+        // Many sets (every layer of a model): one set per thread; few: each set on all threads.
+        // Either way each Gram's arithmetic is the same, so the result is too.
+        Engine::Native(exec) if rows.len() >= exec.threads() => Ok(exec.install(|| {
+            use rayon::prelude::*;
+            rows.par_iter().map(|r| gram_native(r, 1)).collect()
+        })),
         Engine::Native(exec) => Ok(rows
             .iter()
             .map(|r| gram_native(r, exec.threads()))
@@ -82,16 +101,22 @@ pub fn gram_native(r: &Rows<'_>, threads: usize) -> Vec<f64> {
                     let mut mine = mine;
                     // Chunk of features, transposed: xt[k * np + i], zero-padded to np rows.
                     let mut xt = vec![0f32; NATIVE_CHUNK * np];
+                    let mut row = [0f32; NATIVE_CHUNK];
                     for k0 in (0..p).step_by(NATIVE_CHUNK) {
                         let kw = NATIVE_CHUNK.min(p - k0);
-                        for i in 0..n {
-                            for k in 0..kw {
-                                xt[k * np + i] = r.value(i, k0 + k) as f32;
+                        // Compiled for the CPU's widest SIMD (the bits do not depend on it).
+                        vectorized(|| {
+                            for i in 0..n {
+                                // One row's chunk prepared contiguously, then transposed.
+                                r.prepared_chunk(i, k0, &mut row[..kw]);
+                                for (k, &v) in row[..kw].iter().enumerate() {
+                                    xt[k * np + i] = v;
+                                }
                             }
-                        }
-                        for (i0, band) in mine.iter_mut() {
-                            gram_band(&xt[..kw * np], np, n, *i0, band);
-                        }
+                            for (i0, band) in mine.iter_mut() {
+                                gram_band(&xt[..kw * np], np, n, *i0, band);
+                            }
+                        });
                     }
                 });
             }
@@ -106,6 +131,7 @@ pub fn gram_native(r: &Rows<'_>, threads: usize) -> Vec<f64> {
 }
 
 /// Adds rows `i0..i0 + 4` (columns from the diagonal tile on) of `xtᵀ·xt` into `band`.
+#[inline(always)]
 fn gram_band(xt: &[f32], np: usize, n: usize, i0: usize, band: &mut [f64]) {
     let kw = xt.len() / np;
     let rows = (n - i0).min(4);

@@ -38,10 +38,24 @@ named_enum!(Metric, "RDM metric", {
 /// and avoids cancellation) and scaled (by their norm for correlation and cosine). Rows whose
 /// norm is 0 are marked degenerate (NaN distances, as scipy).
 pub(super) struct Prepared {
-    row_shift: Vec<f64>,
-    col_shift: Vec<f64>,
-    scale: Vec<f64>,
+    pub(super) row_shift: Vec<f64>,
+    pub(super) col_shift: Vec<f64>,
+    pub(super) scale: Vec<f64>,
     degenerate: Vec<bool>,
+}
+
+/// `Σ f(v)` in f64 over eight interleaved partial sums (added in a fixed order, so the result
+/// is the same on every run; the independent lanes let the loop vectorise).
+fn lane_sum(v: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += f(x);
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 pub(super) fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared {
@@ -51,7 +65,7 @@ pub(super) fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared
     match metric {
         Metric::Correlation => {
             for (i, s) in row_shift.iter_mut().enumerate() {
-                *s = row(i).iter().map(|&v| f64::from(v)).sum::<f64>() / p as f64;
+                *s = lane_sum(row(i), f64::from) / p as f64;
             }
         }
         Metric::Cosine => {}
@@ -68,10 +82,8 @@ pub(super) fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared
     let mut degenerate = vec![false; n];
     if matches!(metric, Metric::Correlation | Metric::Cosine) {
         for i in 0..n {
-            let ss: f64 = row(i)
-                .iter()
-                .map(|&v| (f64::from(v) - row_shift[i]).powi(2))
-                .sum();
+            let shift = row_shift[i];
+            let ss = lane_sum(row(i), |v| (f64::from(v) - shift).powi(2));
             degenerate[i] = ss == 0.0;
             scale[i] = if ss > 0.0 { 1.0 / ss.sqrt() } else { 0.0 };
         }
@@ -283,6 +295,11 @@ mod tests {
             Metric::RsatoolboxEuclidean,
         ] {
             let want = rdm_cpu(&x, n, p, metric).unwrap().condensed;
+            assert_eq!(
+                rdm_native(&x, n, p, metric, 1).unwrap(),
+                rdm_native(&x, n, p, metric, 3).unwrap(),
+                "{metric}: the thread count changes the bits"
+            );
             for threads in [1, 3] {
                 let got = rdm_native(&x, n, p, metric, threads).unwrap().condensed;
                 let worst = got

@@ -54,6 +54,11 @@ impl NativeExecutor {
         self.pool.current_num_threads()
     }
 
+    /// Runs `f` on this executor's thread pool (rayon calls inside use its threads).
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+
     /// `N threads, SIMD`.
     pub fn summary(&self) -> String {
         format!("{} threads, {}", self.threads(), simd_level())

@@ -81,7 +81,7 @@ fn scatter_rows<'a>(
 /// so that plain loops inside it vectorise. Bits do not depend on the path taken: Rust neither
 /// reassociates nor contracts float arithmetic. Call it around whole loops, not per element.
 #[inline(always)]
-fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     pulp::Arch::new().dispatch(f)
 }
 
