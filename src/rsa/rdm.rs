@@ -216,29 +216,10 @@ pub fn rdms_gpu(
     metric: Metric,
     chunk_bytes: usize,
 ) -> Result<Vec<Rdm>> {
-    for l in layers {
-        check_patterns("RDM", l.data, l.n, l.p)?;
-    }
-    let preps: Vec<Prepared> = layers
-        .iter()
-        .map(|l| prepare(l.data, l.n, l.p, metric))
-        .collect();
-    let rows: Vec<Rows<'_>> = layers
-        .iter()
-        .zip(&preps)
-        .map(|(l, prep)| Rows {
-            x: l.data,
-            n: l.n,
-            p: l.p,
-            prep,
-        })
-        .collect();
-    let grams = gram::grams_gpu(ctx, &rows, chunk_bytes)?;
-    Ok(rows
-        .iter()
-        .zip(&grams)
-        .map(|(r, g)| r.prep.rdm(g, r.n, r.p, metric))
-        .collect())
+    let names: Vec<String> = (0..layers.len()).map(|i| format!("layer {i}")).collect();
+    rdms_with(layers, &names, metric, |rows| {
+        gram::grams_gpu(ctx, rows, chunk_bytes)
+    })
 }
 
 /// RDMs of several pattern sets on `engine` (GPU kernels, native threads, or the f64
@@ -250,6 +231,18 @@ pub fn rdms_on(
     names: &[String],
     metric: Metric,
 ) -> Result<(Vec<Rdm>, String)> {
+    let rdms = rdms_with(layers, names, metric, |rows| gram::grams_on(engine, rows))?;
+    Ok((rdms, engine.summary()))
+}
+
+/// Checks and prepares every layer (errors name it, `names[i]`), computes their Gram matrices
+/// with `grams` and finishes the RDMs.
+fn rdms_with(
+    layers: &[Patterns<'_>],
+    names: &[String],
+    metric: Metric,
+    grams: impl FnOnce(&[Rows<'_>]) -> Result<Vec<Vec<f64>>>,
+) -> Result<Vec<Rdm>> {
     for (l, name) in layers.iter().zip(names) {
         check_patterns("RDM", l.data, l.n, l.p)
             .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
@@ -268,13 +261,12 @@ pub fn rdms_on(
             prep,
         })
         .collect();
-    let grams = gram::grams_on(engine, &rows)?;
-    let rdms = rows
+    let grams = grams(&rows)?;
+    Ok(rows
         .iter()
         .zip(&grams)
         .map(|(r, g)| r.prep.rdm(g, r.n, r.p, metric))
-        .collect();
-    Ok((rdms, engine.summary()))
+        .collect())
 }
 
 #[cfg(test)]
