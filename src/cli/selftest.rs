@@ -83,7 +83,7 @@ pub(crate) fn selftest_rows(
         };
         rows.push(Row {
             kernel: case.name.into(),
-            adapter: format!("native ({})", native.summary()),
+            adapter: native.summary(),
             backend: "native".into(),
             pass: error.is_none() && comparison.as_ref().is_some_and(|c| c.pass),
             comparison,

@@ -6,7 +6,6 @@
 
 use super::rdm::Prepared;
 use crate::error::Result;
-use crate::exec::native::vectorized;
 use crate::exec::Engine;
 use crate::gpu::Context;
 use crate::ops::matmul::{matmul, Matmul};
@@ -80,7 +79,7 @@ const NATIVE_CHUNK: usize = 256;
 /// tile, upper triangle only) over blocks of 256 features whose sums are added in f64. `threads`
 /// 0 uses every core.
 pub fn gram_native(r: &Rows<'_>, threads: usize) -> Vec<f64> {
-    let (n, p) = (r.n, r.p);
+    let n = r.n;
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |t| t.get())
     } else {
@@ -98,26 +97,8 @@ pub fn gram_native(r: &Rows<'_>, threads: usize) -> Vec<f64> {
         std::thread::scope(|scope| {
             for mine in bands {
                 scope.spawn(move || {
-                    let mut mine = mine;
-                    // Chunk of features, transposed: xt[k * np + i], zero-padded to np rows.
-                    let mut xt = vec![0f32; NATIVE_CHUNK * np];
-                    let mut row = [0f32; NATIVE_CHUNK];
-                    for k0 in (0..p).step_by(NATIVE_CHUNK) {
-                        let kw = NATIVE_CHUNK.min(p - k0);
-                        // Compiled for the CPU's widest SIMD (the bits do not depend on it).
-                        vectorized(|| {
-                            for i in 0..n {
-                                // One row's chunk prepared contiguously, then transposed.
-                                r.prepared_chunk(i, k0, &mut row[..kw]);
-                                for (k, &v) in row[..kw].iter().enumerate() {
-                                    xt[k * np + i] = v;
-                                }
-                            }
-                            for (i0, band) in mine.iter_mut() {
-                                gram_band(&xt[..kw * np], np, n, *i0, band);
-                            }
-                        });
-                    }
+                    // Compiled for the CPU's widest SIMD (the bits do not depend on it).
+                    pulp::Arch::new().dispatch(Bands { r, np, mine });
                 });
             }
         });
@@ -128,6 +109,38 @@ pub fn gram_native(r: &Rows<'_>, threads: usize) -> Vec<f64> {
         }
     }
     gram
+}
+
+/// One thread's bands of the Gram matrix, summed over every chunk of features.
+struct Bands<'a, 'g> {
+    r: &'a Rows<'a>,
+    np: usize,
+    mine: Vec<(usize, &'g mut [f64])>,
+}
+
+impl pulp::WithSimd for Bands<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let Bands { r, np, mut mine } = self;
+        // Chunk of features, transposed: xt[k * np + i], zero-padded to np rows.
+        let mut xt = vec![0f32; NATIVE_CHUNK * np];
+        let mut row = [0f32; NATIVE_CHUNK];
+        for k0 in (0..r.p).step_by(NATIVE_CHUNK) {
+            let kw = NATIVE_CHUNK.min(r.p - k0);
+            for i in 0..r.n {
+                // One row's chunk prepared contiguously, then transposed.
+                r.prepared_chunk(i, k0, &mut row[..kw]);
+                for (k, &v) in row[..kw].iter().enumerate() {
+                    xt[k * np + i] = v;
+                }
+            }
+            for (i0, band) in mine.iter_mut() {
+                gram_band(&xt[..kw * np], np, r.n, *i0, band);
+            }
+        }
+    }
 }
 
 /// Adds rows `i0..i0 + 4` (columns from the diagonal tile on) of `xtᵀ·xt` into `band`.

@@ -46,6 +46,7 @@ pub(super) struct Prepared {
 
 /// `Σ f(v)` in f64 over eight interleaved partial sums (added in a fixed order, so the result
 /// is the same on every run; the independent lanes let the loop vectorise).
+#[inline(always)]
 fn lane_sum(v: &[f32], f: impl Fn(f32) -> f64) -> f64 {
     let mut acc = [0.0f64; 8];
     let chunks = v.chunks_exact(8);
@@ -59,6 +60,12 @@ fn lane_sum(v: &[f32], f: impl Fn(f32) -> f64) -> f64 {
 }
 
 pub(super) fn prepare(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared {
+    // Compiled for the CPU's widest SIMD; the sums' order, and so their bits, stay the same.
+    crate::exec::native::vectorized(|| prepare_rows(x, n, p, metric))
+}
+
+#[inline(always)]
+fn prepare_rows(x: &[f32], n: usize, p: usize, metric: Metric) -> Prepared {
     let row = |i: usize| &x[i * p..(i + 1) * p];
     let mut row_shift = vec![0.0; n];
     let mut col_shift = vec![0.0; p];
@@ -243,14 +250,17 @@ fn rdms_with(
     metric: Metric,
     grams: impl FnOnce(&[Rows<'_>]) -> Result<Vec<Vec<f64>>>,
 ) -> Result<Vec<Rdm>> {
-    for (l, name) in layers.iter().zip(names) {
-        check_patterns("RDM", l.data, l.n, l.p)
-            .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
-    }
+    use rayon::prelude::*;
+    // Layers are checked and prepared in parallel; each preparation is the same on any thread.
     let preps: Vec<Prepared> = layers
-        .iter()
-        .map(|l| prepare(l.data, l.n, l.p, metric))
-        .collect();
+        .par_iter()
+        .zip(names)
+        .map(|(l, name)| {
+            check_patterns("RDM", l.data, l.n, l.p)
+                .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
+            Ok(prepare(l.data, l.n, l.p, metric))
+        })
+        .collect::<Result<_>>()?;
     let rows: Vec<Rows<'_>> = layers
         .iter()
         .zip(&preps)
