@@ -1071,3 +1071,80 @@ fn run_errors_name_the_problem_and_write_nothing() {
     fails(&["run", s(&d.join("none.toml"))], 1, "none.toml", &out);
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn device_word_errors_are_clear() {
+    let d = dir("device-words");
+    let out = d.join("w.safetensors");
+    // An unknown word is a usage error that lists the choices.
+    let o = ventral(&[
+        "extract",
+        "--model",
+        "cornet_z",
+        "--random-init",
+        "--seed",
+        "1",
+        "--input",
+        "x.npy",
+        "--device",
+        "cpu",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown device 'cpu'; use auto, gpu, native, reference"),
+        "{}",
+        stderr(&o)
+    );
+    // --device gpu with no matching adapter is a runtime error naming what it saw, never a
+    // silent fallback to the CPU; nothing is written.
+    let acts = d.join("acts.npy");
+    let values: Vec<f32> = (0..12).map(|v| ((v * 7) % 5) as f32).collect();
+    write_npy(&acts, &[3, 4], &values).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ventral"))
+        .args([
+            "rdm",
+            "--activations",
+            s(&acts),
+            "--device",
+            "gpu",
+            "--out",
+            s(&out),
+        ])
+        .env("VENTRAL_ADAPTER", "no-such-adapter-anywhere")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no GPU adapter matches"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    // The same with native works, and the file records the executor.
+    let o = ventral(&[
+        "rdm",
+        "--activations",
+        s(&acts),
+        "--device",
+        "native",
+        "--out",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+    assert!(meta.metadata().as_ref().unwrap()["device"].starts_with("native: "));
+    // An analysis file's [compute] device is checked like the flag.
+    let toml = d.join("a.toml");
+    std::fs::write(
+        &toml,
+        "[stimuli]\nprocedural = \"shapes\"\n[compute]\ndevice = \"cpu\"\n",
+    )
+    .unwrap();
+    let o = ventral(&["run", s(&toml), "--quiet"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cpu"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&d).ok();
+}

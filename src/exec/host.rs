@@ -130,3 +130,38 @@ impl BufferPool {
         free.iter().map(|(len, v)| len * v.len() * 4).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allocation_that_cannot_be_made_is_an_error_naming_the_bytes() {
+        let e = BufferPool::default()
+            .take(1 << 60, "features.0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("features.0") && e.contains(&(4u128 << 60).to_string()),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn freed_buffers_are_reused_by_size() {
+        let pool = BufferPool::default();
+        let t = HostTensor::new(pool.take(6, "x").unwrap(), &[2, 3]).unwrap();
+        let shared = t.reshape(&[3, 2]).unwrap();
+        pool.give(t);
+        assert_eq!(
+            pool.bytes(),
+            0,
+            "a buffer still viewed elsewhere is not reused"
+        );
+        pool.give(shared);
+        assert_eq!(pool.bytes(), 24);
+        assert_eq!(pool.take(6, "y").unwrap().len(), 6);
+        assert_eq!(pool.bytes(), 0);
+        assert!(HostTensor::new(vec![0.0; 5], &[2, 3]).is_err());
+    }
+}
