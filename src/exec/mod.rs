@@ -131,11 +131,6 @@ pub struct EngineReport {
     pub simd: Option<String>,
 }
 
-/// Whether this machine has a wgpu adapter that is not a software rasteriser.
-pub fn has_hardware_gpu(gpu: &ContextOptions) -> bool {
-    Context::new(gpu).is_ok_and(|c| !c.is_cpu())
-}
-
 /// Attention values and probabilities, each present when asked for.
 pub type Attention<T> = (Option<T>, Option<T>);
 
