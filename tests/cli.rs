@@ -1148,3 +1148,62 @@ fn device_word_errors_are_clear() {
     assert!(stderr(&o).contains("cpu"), "{}", stderr(&o));
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// With no GPU driver visible at all, `--device auto` runs on the native executor.
+#[test]
+fn auto_works_without_any_gpu_driver() {
+    let no_driver = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ventral"))
+            .args(args)
+            .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+            .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+            .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
+            .output()
+            .unwrap()
+    };
+    let o = no_driver(&["devices", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["adapters"].as_array().map(Vec::len), Some(0), "{doc}");
+    assert_eq!(doc["auto"]["device"], "native");
+    let d = dir("no-driver");
+    let (input, out) = (d.join("x.npy"), d.join("acts.safetensors"));
+    let x: Vec<f32> = (0..2 * 3 * 32 * 32)
+        .map(|i| (i % 17) as f32 / 17.0)
+        .collect();
+    write_npy(&input, &[2, 3, 32, 32], &x).unwrap();
+    let o = no_driver(&[
+        "extract",
+        "--model",
+        "cornet_z",
+        "--random-init",
+        "--seed",
+        "1",
+        "--input",
+        s(&input),
+        "--layers",
+        "IT",
+        "--out",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+    assert!(meta.metadata().as_ref().unwrap()["device"].starts_with("native: "));
+    let o = no_driver(&[
+        "rdm",
+        "--activations",
+        s(&out),
+        "--device",
+        "gpu",
+        "--out",
+        s(&d.join("r.safetensors")),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "--device gpu never falls back: {}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
