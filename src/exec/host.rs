@@ -98,8 +98,10 @@ impl BufferPool {
         {
             return Ok(v);
         }
-        let mut v = Vec::new();
-        v.try_reserve_exact(len).map_err(|_| {
+        // Probe that the allocation can be made (an error, not an abort), then take zeroed
+        // memory: large zeroed allocations come fresh from the OS and need no fill.
+        let mut probe: Vec<f32> = Vec::new();
+        probe.try_reserve_exact(len).map_err(|_| {
             Error::shape(
                 "alloc",
                 format!(
@@ -108,8 +110,8 @@ impl BufferPool {
                 ),
             )
         })?;
-        v.resize(len, 0.0);
-        Ok(v)
+        drop(probe);
+        Ok(vec![0.0; len])
     }
 
     /// Keeps `t`'s buffer for reuse when nothing else holds it.
