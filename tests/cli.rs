@@ -1077,25 +1077,24 @@ fn device_word_errors_are_clear() {
     let d = dir("device-words");
     let out = d.join("w.safetensors");
     // An unknown word is a usage error that lists the choices.
-    let o = ventral(&[
-        "extract",
-        "--model",
-        "cornet_z",
-        "--random-init",
-        "--seed",
-        "1",
-        "--input",
-        "x.npy",
-        "--device",
-        "cpu",
-        "--out",
-        s(&out),
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("unknown device 'cpu'; use auto, gpu, native, reference"),
-        "{}",
-        stderr(&o)
+    fails(
+        &[
+            "extract",
+            "--model",
+            "cornet_z",
+            "--random-init",
+            "--seed",
+            "1",
+            "--input",
+            "x.npy",
+            "--device",
+            "cpu",
+            "--out",
+            s(&out),
+        ],
+        2,
+        "unknown device 'cpu'; use auto, gpu, native, reference",
+        &out,
     );
     // --device gpu with no matching adapter is a runtime error naming what it saw, never a
     // silent fallback to the CPU; nothing is written.
@@ -1143,9 +1142,12 @@ fn device_word_errors_are_clear() {
         "[stimuli]\nprocedural = \"shapes\"\n[compute]\ndevice = \"cpu\"\n",
     )
     .unwrap();
-    let o = ventral(&["run", s(&toml), "--quiet"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("cpu"), "{}", stderr(&o));
+    fails(
+        &["run", s(&toml), "--quiet"],
+        2,
+        "cpu",
+        &d.join("ventral-results"),
+    );
     std::fs::remove_dir_all(&d).ok();
 }
 
