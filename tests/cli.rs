@@ -653,6 +653,15 @@ fn selftest_json_reports_every_kernel_with_its_adapter() {
         kernels + ventral::exec::cases::exec_cases().len()
     );
     assert!(results[kernels..].iter().all(|r| r["backend"] == "native"));
+    // --device narrows it to one executor.
+    let o = ventral(&["selftest", "--json", "--device", "native"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let native: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = native["results"].as_array().unwrap();
+    assert_eq!(rows.len(), ventral::exec::cases::exec_cases().len());
+    assert!(rows
+        .iter()
+        .all(|r| r["backend"] == "native" && r["pass"] == true));
     assert!(
         results
             .iter()

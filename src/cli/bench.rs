@@ -415,7 +415,7 @@ fn run_all(a: &AllArgs) -> Result<(), Failure> {
     let portability = if skip.contains(&"selftest") {
         None
     } else {
-        let (adapters, rows) = super::selftest::selftest_rows(&opts, true, 7)?;
+        let (adapters, rows) = super::selftest::selftest_rows(&opts, crate::Device::Auto, true, 7)?;
         let failed = rows.iter().filter(|r| !r.passed()).count();
         eprintln!(
             "self-test: {} kernel × adapter results, {failed} failed",

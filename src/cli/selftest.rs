@@ -1,10 +1,11 @@
-//! `ventral selftest`: every kernel on the chosen adapter(s) against its CPU twin.
+//! `ventral selftest`: every kernel on the chosen adapter(s) against its CPU twin, and every
+//! executor op on the native executor against the reference.
 
 use clap::Args;
 
 use super::{print_out, DeviceArgs, Failure};
 use crate::exec::cases::exec_cases;
-use crate::exec::{Engine, NativeExecutor};
+use crate::exec::{Device, Engine, NativeExecutor};
 use crate::gpu::Context;
 use crate::selftest::{run_all, Comparison};
 
@@ -36,20 +37,35 @@ pub(crate) struct Row {
     error: Option<String>,
 }
 
-/// Every self-test case on the adapter `opts` picks, or on every adapter: the adapters and one
-/// row per kernel × adapter (an adapter that does not open gets one failing row).
+/// Every self-test case on the adapter `opts` picks, or on every adapter, and every executor op
+/// on the native executor: the adapters and one row per kernel × adapter (an adapter that does
+/// not open gets one failing row). `device` narrows it: `gpu` the adapters only (an error when
+/// there is none), `native` the native column only, `auto` both (the native column alone on a
+/// machine without an adapter).
 pub(crate) fn selftest_rows(
     opts: &crate::ContextOptions,
+    device: Device,
     all_adapters: bool,
     seed: u64,
 ) -> Result<(Vec<crate::gpu::AdapterReport>, Vec<Row>), Failure> {
-    let contexts = if all_adapters {
-        Context::all(opts)
-    } else {
-        let ctx = Context::new(opts)?;
-        vec![(ctx.adapter().clone(), Ok(ctx))]
+    if device == Device::Reference {
+        return Err(crate::Error::Invalid(
+            "selftest checks the gpu and native executors against the reference; use --device auto, gpu or native".into(),
+        )
+        .into());
+    }
+    let contexts = match device {
+        Device::Native => Vec::new(),
+        _ if all_adapters => Context::all(opts),
+        Device::Gpu => {
+            let ctx = Context::new(opts)?;
+            vec![(ctx.adapter().clone(), Ok(ctx))]
+        }
+        _ => Context::new(opts)
+            .map(|ctx| vec![(ctx.adapter().clone(), Ok(ctx))])
+            .unwrap_or_default(),
     };
-    if contexts.is_empty() {
+    if contexts.is_empty() && device == Device::Gpu {
         return Err(anyhow::anyhow!("no adapter matches backend '{}'", opts.backend).into());
     }
     let mut rows = Vec::new();
@@ -73,6 +89,9 @@ pub(crate) fn selftest_rows(
             }
             Err(e) => rows.push(row("(open device)", None, Some(e.to_string()))),
         }
+    }
+    if device == Device::Gpu {
+        return Ok((contexts.into_iter().map(|(r, _)| r).collect(), rows));
     }
     // The native executor as one more column: every executor op against the reference.
     let native = Engine::Native(NativeExecutor::new(0)?);
@@ -101,7 +120,8 @@ impl Row {
 
 pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
     let opts = args.device.options()?;
-    let (adapters, rows) = selftest_rows(&opts, args.all_adapters, args.seed)?;
+    let device = args.device.device.unwrap_or_default();
+    let (adapters, rows) = selftest_rows(&opts, device, args.all_adapters, args.seed)?;
     let failed = rows.iter().filter(|r| !r.pass).count();
     if args.json {
         let report = serde_json::json!({
@@ -143,9 +163,15 @@ pub fn run(args: &SelftestArgs) -> Result<(), Failure> {
     if failed > 0 {
         return Err(anyhow::anyhow!("{failed} self-test check(s) failed").into());
     }
+    let native = rows.iter().any(|r| r.backend == "native");
     eprintln!(
-        "all kernels match their CPU twins on {} adapter(s)",
-        adapters.len()
+        "all kernels match their CPU twins on {} adapter(s){}",
+        adapters.len(),
+        if native {
+            "; every native executor op matches the reference"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
