@@ -31,6 +31,13 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
+/// The `device` entry of a safetensors file's metadata.
+fn device_metadata(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+    meta.metadata().as_ref().unwrap()["device"].clone()
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -1141,9 +1148,7 @@ fn device_word_errors_are_clear() {
         s(&out),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let bytes = std::fs::read(&out).unwrap();
-    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
-    assert!(meta.metadata().as_ref().unwrap()["device"].starts_with("native: "));
+    assert!(device_metadata(&out).starts_with("native: "));
     // An analysis file's [compute] device is checked like the flag.
     let toml = d.join("a.toml");
     std::fs::write(
@@ -1198,9 +1203,7 @@ fn auto_works_without_any_gpu_driver() {
         s(&out),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let bytes = std::fs::read(&out).unwrap();
-    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
-    assert!(meta.metadata().as_ref().unwrap()["device"].starts_with("native: "));
+    assert!(device_metadata(&out).starts_with("native: "));
     let o = no_driver(&[
         "rdm",
         "--activations",

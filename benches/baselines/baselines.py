@@ -86,14 +86,19 @@ def sizes(quick):
     }
 
 
+def torch_setup(device):
+    """No autograd; the device, its synchronisation and a seeded generator."""
+    import torch
+    torch.set_grad_enabled(False)
+    sync = {"cuda": torch.cuda.synchronize, "mps": getattr(torch, "mps", None) and torch.mps.synchronize}.get(
+        device) or (lambda: None)
+    return torch.device(device), sync, torch.Generator().manual_seed(0)
+
+
 def torch_results(device, sz, samples):
     import torch
     import torch.nn.functional as F
-    torch.set_grad_enabled(False)
-    dev = torch.device(device)
-    sync = {"cuda": torch.cuda.synchronize, "mps": getattr(torch, "mps", None) and torch.mps.synchronize}.get(
-        device) or (lambda: None)
-    g = torch.Generator().manual_seed(0)
+    dev, sync, g = torch_setup(device)
     rnd = lambda *s: (torch.rand(*s, generator=g) * 2 - 1).to(dev)
     out = []
     n = sz["n"]
@@ -128,11 +133,7 @@ def torch_models(device, sz, samples):
     """Whole models, seeded random init, in every capture mode of `sz["captures"]`."""
     import sys
     import torch
-    torch.set_grad_enabled(False)
-    dev = torch.device(device)
-    sync = {"cuda": torch.cuda.synchronize, "mps": getattr(torch, "mps", None) and torch.mps.synchronize}.get(
-        device) or (lambda: None)
-    g = torch.Generator().manual_seed(0)
+    dev, sync, g = torch_setup(device)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "weights"))
     from reference_models import make
     px = sz["px"]
