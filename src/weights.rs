@@ -4,7 +4,8 @@
 //! A model declares every tensor it owns as a [`TensorSpec`] (name, shape, init rule). Loading a
 //! file checks it against that list: a missing tensor, an unexpected tensor, a shape mismatch, an
 //! unsupported dtype or a non-finite value is an error naming the file, the tensor and the shapes.
-//! `*.num_batches_tracked` (a training counter with no effect in eval mode) is ignored.
+//! `*.num_batches_tracked` (a training counter with no effect in eval mode) is ignored. PyTorch
+//! checkpoints (`.pth`/`.pt`/`.bin`) load through [`crate::checkpoint`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -207,20 +208,60 @@ impl Weights {
         Ok(Weights { tensors, source })
     }
 
-    /// Reads a safetensors file (f32, f16, bf16 or f64 stored; converted to f32) and checks it
-    /// strictly against `specs`.
+    /// Reads a safetensors file (f32, f16, bf16 or f64 stored) or a PyTorch checkpoint (zip or
+    /// legacy `torch.save`, read by [`crate::checkpoint`] without running code), converts to f32
+    /// and checks it strictly against `specs`. Integer `*.num_batches_tracked` counters (a
+    /// training statistic with no effect in eval mode) are skipped with one info line; any other
+    /// integer tensor is an error.
     pub fn load(path: &Path, specs: &[TensorSpec]) -> Result<Weights> {
         let bytes =
             std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
         let sha256 = hex(&Sha256::digest(&bytes));
-        let st = SafeTensors::deserialize(&bytes)
-            .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
         let mut tensors = BTreeMap::new();
-        for (name, view) in st.tensors() {
-            let data = safetensors_values(view.dtype(), view.data(), |v| v as f32)
-                .map_err(|m| Error::file(path, format!("tensor '{name}': {m}")))?;
-            let shape = view.shape().to_vec();
-            tensors.insert(name, HostTensor { shape, data });
+        let mut skipped = 0;
+        let counter = |name: &str| name.ends_with("num_batches_tracked");
+        if crate::checkpoint::is_checkpoint(&bytes) {
+            for (name, t) in crate::checkpoint::read_state_dict(path, &bytes)? {
+                if !t.float {
+                    if counter(&name) {
+                        skipped += 1;
+                        continue;
+                    }
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "tensor '{name}': integer storage {} is not a weight",
+                            t.storage
+                        ),
+                    ));
+                }
+                let (shape, data) = (t.shape, t.data);
+                tensors.insert(name, HostTensor { shape, data });
+            }
+        } else {
+            let st = SafeTensors::deserialize(&bytes)
+                .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+            for (name, view) in st.tensors() {
+                use safetensors::Dtype;
+                let integer = matches!(
+                    view.dtype(),
+                    Dtype::I64 | Dtype::I32 | Dtype::I16 | Dtype::I8 | Dtype::U8
+                );
+                if integer && counter(&name) {
+                    skipped += 1;
+                    continue;
+                }
+                let data = safetensors_values(view.dtype(), view.data(), |v| v as f32)
+                    .map_err(|m| Error::file(path, format!("tensor '{name}': {m}")))?;
+                let shape = view.shape().to_vec();
+                tensors.insert(name, HostTensor { shape, data });
+            }
+        }
+        if skipped > 0 {
+            log::info!(
+                "{}: skipped {skipped} num_batches_tracked counters (not weights)",
+                path.display()
+            );
         }
         let source = WeightSource::File {
             path: path.display().to_string(),
