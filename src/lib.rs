@@ -36,6 +36,7 @@ macro_rules! named_enum {
 pub mod analysis;
 pub mod arrays;
 pub mod bench;
+pub mod checkpoint;
 pub mod cli;
 pub mod error;
 pub mod exec;
@@ -44,6 +45,7 @@ pub mod mat;
 pub mod models;
 pub mod ops;
 pub mod output;
+pub mod pretrained;
 pub mod rsa;
 pub mod selftest;
 pub mod stimuli;

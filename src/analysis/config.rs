@@ -71,8 +71,13 @@ impl Layers {
 pub struct ModelConfig {
     /// Architecture (see `ventral layers --list`).
     pub name: String,
-    /// Trained weights (.safetensors with torchvision names); or give `seed`.
+    /// Trained weights: a .safetensors or PyTorch checkpoint (.pth/.pt/.bin) with the model's
+    /// state_dict names, or `"pretrained"` for the published weights (downloaded once into the
+    /// cache); or give `seed`.
     pub weights: Option<PathBuf>,
+    /// With `weights = "pretrained"`: which published weights (e.g. "IMAGENET1K_V2"); default
+    /// the model's first listed variant.
+    pub variant: Option<String>,
     /// Seed of random weights drawn with the model's own init scheme.
     pub seed: Option<u64>,
     /// Default "all".
@@ -85,7 +90,15 @@ pub struct ModelConfig {
     pub batch: Option<usize>,
 }
 
+/// The value of `weights` that asks for the published weights.
+pub const PRETRAINED: &str = "pretrained";
+
 impl ModelConfig {
+    /// Whether `weights = "pretrained"`.
+    pub fn is_pretrained(&self) -> bool {
+        self.weights.as_deref() == Some(Path::new(PRETRAINED))
+    }
+
     /// The label given, or the model id (`/` as `_`: results name layers `label/layer`) with
     /// `-seedN` for random weights.
     pub fn label(&self) -> String {
@@ -238,7 +251,9 @@ impl AnalysisConfig {
         fix(&mut self.stimuli.manifest);
         fix(&mut self.stimuli.tensor);
         for m in &mut self.models {
-            fix(&mut m.weights);
+            if !m.is_pretrained() {
+                fix(&mut m.weights);
+            }
         }
         for b in &mut self.brain {
             fix(&mut b.file);
@@ -291,6 +306,12 @@ impl AnalysisConfig {
                 }
                 _ => {}
             }
+            if m.variant.is_some() && !m.is_pretrained() {
+                return Err(Error::Invalid(format!(
+                    "[[model]] '{}': variant goes with weights = \"pretrained\"",
+                    m.name
+                )));
+            }
             if m.batch == Some(0) {
                 return Err(Error::Invalid(format!(
                     "[[model]] '{}': batch must be at least 1",
@@ -340,6 +361,7 @@ impl AnalysisConfig {
         let model = |name: &str| ModelConfig {
             name: name.into(),
             weights: None,
+            variant: None,
             seed: Some(0),
             layers: None,
             reduce: None,
@@ -462,5 +484,26 @@ sessions_per_subject = 2
         assert!(e.contains("without '/'"), "{e}");
         let c = parse(&GOOD.replace("alexnet", "timm/vit_small_patch16_224")).unwrap();
         assert_eq!(c.models[0].label(), "timm_vit_small_patch16_224-seed3");
+        let e = parse(&GOOD.replace("seed = 3", "seed = 3\nvariant = \"IMAGENET1K_V1\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("variant goes with"), "{e}");
+    }
+
+    #[test]
+    fn pretrained_is_a_word_not_a_path() {
+        let text = GOOD.replace(
+            "seed = 3",
+            "weights = \"pretrained\"\nvariant = \"IMAGENET1K_V1\"",
+        );
+        let mut c: AnalysisConfig = toml::from_str(&text).unwrap();
+        c.rebase(Path::new("/data/study"));
+        c.check().unwrap();
+        assert!(c.models[0].is_pretrained());
+        assert_eq!(
+            c.models[0].weights.as_deref(),
+            Some(Path::new("pretrained"))
+        );
+        assert_eq!(c.models[0].label(), "alexnet");
     }
 }

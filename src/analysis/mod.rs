@@ -59,6 +59,11 @@ pub struct ModelResult {
     pub label: String,
     pub architecture: String,
     pub weights: String,
+    /// Where published weights came from (`weights = "pretrained"`).
+    pub pretrained: Option<PretrainedSource>,
+    /// The preprocessing this model's inputs went through (a pretrained model without a
+    /// `[preprocess]` table uses its checkpoint's own).
+    pub preprocess: Option<Preprocess>,
     pub input_size: usize,
     pub points: Vec<String>,
     /// Condensed RDM per point.
@@ -70,6 +75,15 @@ pub struct ModelResult {
     pub rdm_device: String,
     pub seconds_extract: f64,
     pub seconds_rdm: f64,
+}
+
+/// The published checkpoint a model's weights were converted from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PretrainedSource {
+    pub url: String,
+    pub variant: String,
+    /// SHA-256 of the downloaded file.
+    pub sha256: String,
 }
 
 /// Everything a run produced, before it is written.
@@ -293,21 +307,32 @@ pub fn run_analysis(
         let spec = m.layers.as_ref().map_or("all".into(), |l| l.spec());
         let capture = Capture::parse(&graph, &spec, reduce)
             .map_err(|e| Error::Invalid(format!("[[model]] '{}': {e}", m.label())))?;
-        let weights = match (&m.weights, m.seed) {
-            (Some(path), _) => Weights::load(path, &graph.specs)?,
-            (None, seed) => Weights::random(&graph.specs, seed.unwrap_or(0)),
+        let (weights, pretrained) = match (&m.weights, m.seed) {
+            _ if m.is_pretrained() => {
+                let got = crate::pretrained::fetch(&m.name, m.variant.as_deref(), true)?;
+                (Weights::load(&got.path, &graph.specs)?, Some(got))
+            }
+            (Some(path), _) => (Weights::load(path, &graph.specs)?, None),
+            (None, seed) => (Weights::random(&graph.specs, seed.unwrap_or(0)), None),
         };
-        prepared.push((m, graph, capture, weights));
+        // A pretrained model without a [preprocess] table gets its checkpoint's own transform.
+        let model_pre = match &pretrained {
+            Some(got) if cfg.preprocess == crate::stimuli::PreprocessConfig::default() => {
+                Some(got.preprocess.clone())
+            }
+            _ => pre.clone(),
+        };
+        prepared.push((m, graph, capture, weights, pretrained, model_pre));
     }
     let stimulus_hashes = stimuli.hashes()?;
 
-    let (h, w) = stimuli.tensor_size().unwrap_or_else(|| {
-        let s = pre.as_ref().map_or(224, Preprocess::output_size);
-        (s, s)
-    });
-    let pre_or_default = pre.clone().unwrap_or_default();
     let mut models = Vec::new();
-    for (m, graph, capture, weights) in prepared {
+    for (m, graph, capture, weights, pretrained, model_pre) in prepared {
+        let (h, w) = stimuli.tensor_size().unwrap_or_else(|| {
+            let s = model_pre.as_ref().map_or(224, Preprocess::output_size);
+            (s, s)
+        });
+        let pre_or_default = model_pre.clone().unwrap_or_default();
         let label = m.label();
         let per_image = capture.shapes(&graph, h, w)?;
         let features: Vec<usize> = per_image.iter().map(|s| s.iter().product()).collect();
@@ -406,6 +431,12 @@ pub fn run_analysis(
             label,
             architecture,
             weights: weights_tag,
+            pretrained: pretrained.map(|got| PretrainedSource {
+                url: got.url,
+                variant: got.variant,
+                sha256: got.sha256,
+            }),
+            preprocess: model_pre,
             input_size: h,
             points: capture.points.clone(),
             rdms,

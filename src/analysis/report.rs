@@ -182,6 +182,9 @@ struct ManifestModel<'a> {
     architecture: &'a str,
     /// `sha256:<hex>` of the weights file, or `seed:<n>` for random weights.
     weights: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pretrained: &'a Option<super::PretrainedSource>,
+    preprocess: &'a Option<crate::stimuli::Preprocess>,
     input_size: usize,
     capture_points: &'a [String],
     extraction_passes: usize,
@@ -315,6 +318,8 @@ pub fn write_outputs(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> 
                 label: &m.label,
                 architecture: &m.architecture,
                 weights: &m.weights,
+                pretrained: &m.pretrained,
+                preprocess: &m.preprocess,
                 input_size: m.input_size,
                 capture_points: &m.points,
                 extraction_passes: m.passes,

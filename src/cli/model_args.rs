@@ -17,14 +17,23 @@ pub struct ModelArgs {
     /// (`ventral layers --list`)
     #[arg(long)]
     pub model: String,
-    /// Trained weights: safetensors with the model's state_dict names (torchvision, or timm for
-    /// timm/ ids), f32, f16 or bf16
+    /// Trained weights with the model's state_dict names (torchvision, or timm for timm/ ids):
+    /// safetensors, or a PyTorch checkpoint (.pth/.pt/.bin, zip or legacy; read without running
+    /// code); f32, f16, bf16 or f64. `ventral weights --convert FILE` is the same flag
     #[arg(
         long,
-        conflicts_with = "random_init",
-        required_unless_present = "random_init"
+        visible_alias = "convert",
+        conflicts_with_all = ["random_init", "pretrained"],
+        required_unless_present_any = ["random_init", "pretrained"]
     )]
     pub weights: Option<PathBuf>,
+    /// The model's published weights, downloaded once into the cache ($VENTRAL_CACHE), checked
+    /// and converted (`ventral::pretrained`)
+    #[arg(long, conflicts_with = "random_init")]
+    pub pretrained: bool,
+    /// Published weights variant for --pretrained (e.g. IMAGENET1K_V2; default: the first listed)
+    #[arg(long, requires = "pretrained")]
+    pub variant: Option<String>,
     /// Seeded random weights following the model's own init scheme
     #[arg(long)]
     pub random_init: bool,
@@ -37,7 +46,14 @@ impl ModelArgs {
     /// The architecture and its strictly checked (or seeded) weights.
     pub fn load(&self) -> Result<(Graph, Weights)> {
         let graph = build(&self.model)?;
-        let weights = match &self.weights {
+        let fetched;
+        let weights = if self.pretrained {
+            fetched = crate::pretrained::fetch(&self.model, self.variant.as_deref(), false)?;
+            Some(&fetched.path)
+        } else {
+            self.weights.as_ref()
+        };
+        let weights = match weights {
             Some(path) => Weights::load(path, &graph.specs)?,
             None => Weights::random(&graph.specs, self.seed),
         };

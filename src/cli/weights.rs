@@ -12,21 +12,42 @@ use super::Failure;
 pub struct WeightsArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Output .safetensors file
+    /// Output .safetensors file (optional with --pretrained: the cache path is printed)
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(args: &WeightsArgs) -> Result<(), Failure> {
+    if args.model.pretrained {
+        let got =
+            crate::pretrained::fetch(&args.model.model, args.model.variant.as_deref(), false)?;
+        let Some(out) = &args.out else {
+            println!("{}", got.path.display());
+            return Ok(());
+        };
+        std::fs::copy(&got.path, out)
+            .map_err(|e| crate::Error::Invalid(format!("cannot write {}: {e}", out.display())))?;
+        println!(
+            "{} {} ({}) -> {}",
+            args.model.model,
+            got.variant,
+            got.url,
+            out.display()
+        );
+        return Ok(());
+    }
+    let out = args.out.as_ref().ok_or_else(|| {
+        crate::Error::Invalid("--out FILE is required (unless --pretrained)".into())
+    })?;
     let (graph, weights) = args.model.load()?;
-    weights.save(&args.out, &weights_metadata(&graph, &weights))?;
+    weights.save(out, &weights_metadata(&graph, &weights))?;
     println!(
         "{}: {} tensors, {} parameters ({}) -> {}",
         graph.model,
         weights.tensors().len(),
         weights.parameter_count(),
         weights.source.tag(),
-        args.out.display()
+        out.display()
     );
     Ok(())
 }

@@ -1,0 +1,456 @@
+//! Published weights by name: a registry of every zoo model with released weights (URL, the
+//! SHA-256 prefix torchvision's file names carry, default preprocessing), a download into the
+//! cache checked before it is kept, and conversion to ventral's strict f32 safetensors.
+//!
+//! Downloads speak plain HTTP/1.1 over `std::net` (enough for a local mirror,
+//! `VENTRAL_PRETRAINED_MIRROR=http://host:port`); an `https://` URL needs a TLS client, which is
+//! not compiled in yet, and fails with the exact cache path to place the file by hand.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::stimuli::preprocess::{
+    Filter, Normalize, Preprocess, IMAGENET, INCEPTION_MEAN, INCEPTION_STD,
+};
+
+/// How a published checkpoint expects its images.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Prep {
+    /// torchvision `ImageClassification(crop_size, resize_size, interpolation)`, ImageNet stats.
+    Torchvision {
+        resize: usize,
+        crop: usize,
+        filter: Filter,
+    },
+    /// timm's eval transform: crop `size`, crop_pct, interpolation, statistics.
+    Timm {
+        size: usize,
+        crop_pct: f64,
+        filter: Filter,
+        normalize: Normalize,
+    },
+}
+
+/// One published checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entry {
+    pub model: &'static str,
+    pub variant: &'static str,
+    pub url: &'static str,
+    /// Leading hex digits of the file's SHA-256 (torchvision's `name-<prefix>.pth`).
+    pub sha256_prefix: Option<&'static str>,
+    pub prep: Prep,
+}
+
+const BIL: Filter = Filter::Bilinear;
+const BIC: Filter = Filter::Bicubic;
+const INCEPTION: Normalize = Normalize {
+    mean: INCEPTION_MEAN,
+    std: INCEPTION_STD,
+};
+
+const fn tv(
+    model: &'static str,
+    variant: &'static str,
+    url: &'static str,
+    sha: &'static str,
+    resize: usize,
+    filter: Filter,
+) -> Entry {
+    Entry {
+        model,
+        variant,
+        url,
+        sha256_prefix: Some(sha),
+        prep: Prep::Torchvision {
+            resize,
+            crop: 224,
+            filter,
+        },
+    }
+}
+
+const fn timm(
+    model: &'static str,
+    url: &'static str,
+    crop_pct: f64,
+    normalize: Normalize,
+) -> Entry {
+    Entry {
+        model,
+        variant: "default",
+        url,
+        sha256_prefix: None,
+        prep: Prep::Timm {
+            size: 224,
+            crop_pct,
+            filter: BIC,
+            normalize,
+        },
+    }
+}
+
+/// Every published checkpoint ventral's architectures take (224-pixel ones: ventral's torchvision
+/// ViTs are built at 224, so the SWAG end-to-end weights at 384/512/518 are left out). The first
+/// entry of a model is its default.
+pub const REGISTRY: &[Entry] = &[
+    tv("alexnet", "IMAGENET1K_V1", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", "7be5be79", 256, BIL),
+    tv("vgg11", "IMAGENET1K_V1", "https://download.pytorch.org/models/vgg11-8a719046.pth", "8a719046", 256, BIL),
+    tv("vgg11_bn", "IMAGENET1K_V1", "https://download.pytorch.org/models/vgg11_bn-6002323d.pth", "6002323d", 256, BIL),
+    tv("vgg13", "IMAGENET1K_V1", "https://download.pytorch.org/models/vgg13-19584684.pth", "19584684", 256, BIL),
+    tv("vgg13_bn", "IMAGENET1K_V1", "https://download.pytorch.org/models/vgg13_bn-abd245e5.pth", "abd245e5", 256, BIL),
+    tv("vgg16", "IMAGENET1K_V1", "https://download.pytorch.org/models/vgg16-397923af.pth", "397923af", 256, BIL),
+    tv("vgg16_bn", "IMAGENET1K_V1", "https://download.pytorch.org/models/vgg16_bn-6c64b313.pth", "6c64b313", 256, BIL),
+    tv("vgg19", "IMAGENET1K_V1", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", "dcbb9e9d", 256, BIL),
+    tv("vgg19_bn", "IMAGENET1K_V1", "https://download.pytorch.org/models/vgg19_bn-c79401a0.pth", "c79401a0", 256, BIL),
+    tv("resnet18", "IMAGENET1K_V1", "https://download.pytorch.org/models/resnet18-f37072fd.pth", "f37072fd", 256, BIL),
+    tv("resnet34", "IMAGENET1K_V1", "https://download.pytorch.org/models/resnet34-b627a593.pth", "b627a593", 256, BIL),
+    tv("resnet50", "IMAGENET1K_V1", "https://download.pytorch.org/models/resnet50-0676ba61.pth", "0676ba61", 256, BIL),
+    tv("resnet50", "IMAGENET1K_V2", "https://download.pytorch.org/models/resnet50-11ad3fa6.pth", "11ad3fa6", 232, BIL),
+    tv("resnet101", "IMAGENET1K_V1", "https://download.pytorch.org/models/resnet101-63fe2227.pth", "63fe2227", 256, BIL),
+    tv("resnet101", "IMAGENET1K_V2", "https://download.pytorch.org/models/resnet101-cd907fc2.pth", "cd907fc2", 232, BIL),
+    tv("resnet152", "IMAGENET1K_V1", "https://download.pytorch.org/models/resnet152-394f9c45.pth", "394f9c45", 256, BIL),
+    tv("resnet152", "IMAGENET1K_V2", "https://download.pytorch.org/models/resnet152-f82ba261.pth", "f82ba261", 232, BIL),
+    tv("vit_b_16", "IMAGENET1K_V1", "https://download.pytorch.org/models/vit_b_16-c867db91.pth", "c867db91", 256, BIL),
+    tv("vit_b_16", "IMAGENET1K_SWAG_LINEAR_V1", "https://download.pytorch.org/models/vit_b_16_lc_swag-4e70ced5.pth", "4e70ced5", 224, BIC),
+    tv("vit_b_32", "IMAGENET1K_V1", "https://download.pytorch.org/models/vit_b_32-d86f8d99.pth", "d86f8d99", 256, BIL),
+    tv("vit_l_16", "IMAGENET1K_V1", "https://download.pytorch.org/models/vit_l_16-852ce7e3.pth", "852ce7e3", 242, BIL),
+    tv("vit_l_16", "IMAGENET1K_SWAG_LINEAR_V1", "https://download.pytorch.org/models/vit_l_16_lc_swag-4d563306.pth", "4d563306", 224, BIC),
+    tv("vit_l_32", "IMAGENET1K_V1", "https://download.pytorch.org/models/vit_l_32-c7638314.pth", "c7638314", 256, BIL),
+    tv("vit_h_14", "IMAGENET1K_SWAG_LINEAR_V1", "https://download.pytorch.org/models/vit_h_14_lc_swag-c1eb923e.pth", "c1eb923e", 224, BIC),
+    // CORnet repo: cornet/__init__.py, HASH in cornet_z.py; saved as {'state_dict': …} with
+    // DataParallel's `module.` prefixes.
+    tv("cornet_z", "IMAGENET1K", "https://s3.amazonaws.com/cornet-models/cornet_z-5c427c9c.pth", "5c427c9c", 256, BIL),
+    // facebookresearch/deepcluster README; {'state_dict': …}, no hash in the name.
+    Entry {
+        model: "deepcluster_alexnet",
+        variant: "IMAGENET1K",
+        url: "https://dl.fbaipublicfiles.com/deepcluster/alexnet/checkpoint.pth.tar",
+        sha256_prefix: None,
+        prep: Prep::Torchvision { resize: 256, crop: 224, filter: BIL },
+    },
+    timm("timm/vit_tiny_patch16_224", "https://huggingface.co/timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k/resolve/main/model.safetensors", 0.9, INCEPTION),
+    timm("timm/vit_small_patch16_224", "https://huggingface.co/timm/vit_small_patch16_224.augreg_in21k_ft_in1k/resolve/main/model.safetensors", 0.9, INCEPTION),
+    timm("timm/vit_base_patch16_224", "https://huggingface.co/timm/vit_base_patch16_224.augreg2_in21k_ft_in1k/resolve/main/model.safetensors", 0.9, INCEPTION),
+    timm("timm/vit_base_patch32_224", "https://huggingface.co/timm/vit_base_patch32_224.augreg_in21k_ft_in1k/resolve/main/model.safetensors", 0.9, INCEPTION),
+    timm("timm/vit_large_patch16_224", "https://huggingface.co/timm/vit_large_patch16_224.augreg_in21k_ft_in1k/resolve/main/model.safetensors", 0.9, INCEPTION),
+    timm("timm/deit_tiny_patch16_224", "https://huggingface.co/timm/deit_tiny_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.875, IMAGENET),
+    timm("timm/deit_small_patch16_224", "https://huggingface.co/timm/deit_small_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.875, IMAGENET),
+    timm("timm/deit_base_patch16_224", "https://huggingface.co/timm/deit_base_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.875, IMAGENET),
+];
+
+/// The entry of `model` (and `variant`, else the model's default); a usage error listing the
+/// choices otherwise.
+pub fn lookup(model: &str, variant: Option<&str>) -> Result<&'static Entry> {
+    let of: Vec<&Entry> = REGISTRY.iter().filter(|e| e.model == model).collect();
+    if of.is_empty() {
+        let mut names: Vec<&str> = REGISTRY.iter().map(|e| e.model).collect();
+        names.dedup();
+        return Err(Error::Invalid(format!(
+            "no published weights for model '{model}'; models with weights: {}",
+            names.join(", ")
+        )));
+    }
+    match variant {
+        None => Ok(of[0]),
+        Some(v) => of.iter().copied().find(|e| e.variant == v).ok_or_else(|| {
+            Error::Invalid(format!(
+                "model '{model}' has no variant '{v}'; variants: {}",
+                of.iter().map(|e| e.variant).collect::<Vec<_>>().join(", ")
+            ))
+        }),
+    }
+}
+
+impl Entry {
+    /// ventral's preprocessing of this checkpoint.
+    pub fn preprocess(&self) -> Result<Preprocess> {
+        match self.prep {
+            Prep::Torchvision {
+                resize,
+                crop,
+                filter,
+            } => {
+                let mut p = Preprocess::torchvision(resize, crop);
+                p.filter = filter;
+                Ok(p)
+            }
+            Prep::Timm {
+                size,
+                crop_pct,
+                filter,
+                normalize,
+            } => Preprocess::timm(size, crop_pct, filter, normalize),
+        }
+    }
+
+    /// The URL, with `scheme://host` replaced by `$VENTRAL_PRETRAINED_MIRROR` when set.
+    pub fn resolved_url(&self) -> String {
+        match std::env::var("VENTRAL_PRETRAINED_MIRROR") {
+            Ok(m) if !m.is_empty() => with_base(self.url, &m),
+            _ => self.url.to_string(),
+        }
+    }
+
+    /// File name of the download in the cache.
+    pub fn file_name(&self) -> String {
+        let last = self.url.rsplit('/').next().unwrap_or("weights");
+        if self.model.starts_with("timm/") {
+            format!("{}.safetensors", self.url.split('/').nth(4).unwrap_or(last))
+        } else {
+            last.to_string()
+        }
+    }
+}
+
+/// `url` with its `scheme://host[:port]` replaced by `base`.
+pub fn with_base(url: &str, base: &str) -> String {
+    let after = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let path = url[after..]
+        .find('/')
+        .map(|i| &url[after + i..])
+        .unwrap_or("/");
+    format!("{}{}", base.trim_end_matches('/'), path)
+}
+
+/// `$VENTRAL_CACHE`, else the platform cache dir + `ventral`.
+pub fn cache_dir() -> Result<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(p) = env("VENTRAL_CACHE") {
+        return Ok(p);
+    }
+    let base = if cfg!(target_os = "windows") {
+        env("LOCALAPPDATA")
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library/Caches"))
+    } else {
+        env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
+    };
+    base.map(|b| b.join("ventral"))
+        .ok_or_else(|| Error::Invalid("no cache directory: set VENTRAL_CACHE".into()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Downloads `url` to `dest` unless it exists (a cache hit never touches the network): streamed
+/// to a temporary name in the same directory, checked against `sha256_prefix`, then renamed.
+/// Returns the SHA-256 of the file.
+pub fn download(
+    url: &str,
+    dest: &Path,
+    sha256_prefix: Option<&str>,
+    quiet: bool,
+) -> Result<String> {
+    if dest.is_file() {
+        return crate::weights::sha256_file(dest);
+    }
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::file(dir, format!("cannot create the cache directory: {e}")))?;
+    let tmp = dir.join(format!(
+        ".{}.part-{}",
+        dest.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("download"),
+        std::process::id()
+    ));
+    let result = fetch_to(url, &tmp, quiet).and_then(|sha| {
+        if let Some(p) = sha256_prefix {
+            if !sha.starts_with(&p.to_ascii_lowercase()) {
+                return Err(Error::file(url, format!("SHA-256 mismatch: expected a hash starting {p}, got {sha}; the download was deleted")));
+            }
+        }
+        std::fs::rename(&tmp, dest).map_err(|e| Error::file(dest, format!("cannot move the download into place: {e}")))?;
+        Ok(sha)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| match e {
+        Error::File { path, message } if path == url && message.starts_with("cannot connect") => {
+            Error::File {
+                path,
+                message: format!(
+                    "{message}; without network, download it elsewhere and place it at {}",
+                    dest.display()
+                ),
+            }
+        }
+        e => e,
+    })
+}
+
+/// GET `url` (plain HTTP/1.1) into `path`, returning the body's SHA-256.
+fn fetch_to(url: &str, path: &Path, quiet: bool) -> Result<String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        Error::file(
+            url,
+            "cannot connect: only http:// is supported by this build (no TLS client compiled in)",
+        )
+    })?;
+    let (host, req_path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let stream = TcpStream::connect(&addr)
+        .map_err(|e| Error::file(url, format!("cannot connect to {addr}: {e}")))?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let mut w = stream.try_clone().map_err(|e| Error::file(url, e))?;
+    write!(w, "GET {req_path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ventral\r\nConnection: close\r\n\r\n")
+        .map_err(|e| Error::file(url, format!("cannot connect: {e}")))?;
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).map_err(|e| Error::file(url, e))?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut length: Option<u64> = None;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).map_err(|e| Error::file(url, e))? == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok();
+            }
+        }
+    }
+    if status != 200 {
+        return Err(Error::file(
+            url,
+            format!("HTTP status {status}: {}", line.trim()),
+        ));
+    }
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(length.unwrap_or(0))
+    };
+    let mut out = std::fs::File::create(path)
+        .map_err(|e| Error::file(path, format!("cannot write the download: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0u64;
+    loop {
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| Error::file(url, format!("transfer failed after {got} bytes: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(|e| Error::file(path, e))?;
+        got += n as u64;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    if let Some(l) = length {
+        if got != l {
+            return Err(Error::file(
+                url,
+                format!("transfer cut: got {got} of {l} bytes"),
+            ));
+        }
+    }
+    out.sync_all().map_err(|e| Error::file(path, e))?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// What [`fetch`] made.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// ventral's f32 safetensors, `<cache>/<model>/<variant>.safetensors`.
+    pub path: PathBuf,
+    pub url: String,
+    pub variant: String,
+    /// SHA-256 of the downloaded file.
+    pub sha256: String,
+    pub preprocess: Preprocess,
+}
+
+/// Downloads (or finds in `cache`) the checkpoint of `entry` from `url` and converts it once.
+pub fn fetch_from(entry: &Entry, url: &str, cache: &Path, quiet: bool) -> Result<Fetched> {
+    let model_dir = cache.join(entry.model.replace('/', "--"));
+    let converted = model_dir.join(format!("{}.safetensors", entry.variant));
+    let raw = model_dir.join(entry.file_name());
+    let sha256 = download(url, &raw, entry.sha256_prefix, quiet)?;
+    if !converted.is_file() {
+        let graph = crate::models::build(entry.model)?;
+        let w = crate::weights::Weights::load(&raw, &graph.specs)?;
+        let mut meta = std::collections::BTreeMap::new();
+        meta.insert("source_url".to_string(), url.to_string());
+        meta.insert("source_sha256".to_string(), sha256.clone());
+        w.save(&converted, &meta)?;
+    }
+    Ok(Fetched {
+        path: converted,
+        url: url.to_string(),
+        variant: entry.variant.to_string(),
+        sha256,
+        preprocess: entry.preprocess()?,
+    })
+}
+
+/// [`fetch_from`] with the registry URL (or its mirror) and the cache dir.
+pub fn fetch(model: &str, variant: Option<&str>, quiet: bool) -> Result<Fetched> {
+    let e = lookup(model, variant)?;
+    fetch_from(e, &e.resolved_url(), &cache_dir()?, quiet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torchvision_names_carry_their_prefix_and_models_build() {
+        for e in REGISTRY {
+            if let Some(p) = e.sha256_prefix {
+                assert!(e.file_name().contains(&format!("-{p}.")), "{}", e.url);
+            }
+            crate::models::build(e.model).unwrap_or_else(|err| panic!("{}: {err}", e.model));
+            e.preprocess().unwrap().validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_choices() {
+        let e = lookup("nope", None).unwrap_err();
+        assert!(e.is_usage() && e.to_string().contains("resnet50"), "{e}");
+        let e = lookup("resnet50", Some("V9")).unwrap_err();
+        assert!(
+            e.is_usage() && e.to_string().contains("IMAGENET1K_V2"),
+            "{e}"
+        );
+        assert_eq!(lookup("resnet50", None).unwrap().variant, "IMAGENET1K_V1");
+    }
+
+    #[test]
+    fn mirror_replaces_scheme_and_host() {
+        assert_eq!(
+            with_base(
+                "https://download.pytorch.org/models/a-1.pth",
+                "http://127.0.0.1:9/"
+            ),
+            "http://127.0.0.1:9/models/a-1.pth"
+        );
+    }
+}

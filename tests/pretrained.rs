@@ -1,0 +1,142 @@
+//! The download layer of `ventral::pretrained` against a bounded local HTTP server (no internet).
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use ventral::pretrained::download;
+
+/// Serves at most `n` requests with `response` (raw bytes), counting them; returns the base URL.
+fn serve(n: usize, response: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(n) {
+            let mut s = s.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            c.fetch_add(1, Ordering::SeqCst);
+            let _ = s.write_all(&response);
+        }
+    });
+    (base, count)
+}
+
+fn ok(body: &[u8]) -> Vec<u8> {
+    let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ventral-pretrained-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn leftovers(d: &std::path::Path) -> usize {
+    std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0)
+}
+
+#[test]
+fn fresh_download_then_cache_hit_without_a_request() {
+    let body = b"fake checkpoint bytes".to_vec();
+    let sha = hex(&body);
+    let (base, count) = serve(2, ok(&body));
+    let d = dir("fresh");
+    let dest = d.join("m").join("w.pth");
+    let url = format!("{base}/models/w.pth");
+    assert_eq!(download(&url, &dest, Some(&sha[..8]), true).unwrap(), sha);
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+    assert_eq!(download(&url, &dest, Some(&sha[..8]), true).unwrap(), sha);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert_eq!(leftovers(dest.parent().unwrap()), 1);
+}
+
+#[test]
+fn checksum_mismatch_keeps_nothing_and_names_both_hashes() {
+    let body = b"other bytes".to_vec();
+    let (base, _) = serve(1, ok(&body));
+    let d = dir("mismatch");
+    let dest = d.join("w.pth");
+    let e = download(&format!("{base}/w.pth"), &dest, Some("00000000"), true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("00000000") && e.contains(&hex(&body)), "{e}");
+    assert_eq!(leftovers(&d), 0);
+}
+
+#[test]
+fn cut_transfer_leaves_no_file() {
+    let mut r = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec();
+    r.extend_from_slice(&[7u8; 100]);
+    let (base, _) = serve(1, r);
+    let d = dir("cut");
+    let dest = d.join("w.pth");
+    let e = download(&format!("{base}/w.pth"), &dest, None, true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("100 of 1000"), "{e}");
+    assert_eq!(leftovers(&d), 0);
+}
+
+#[test]
+fn http_404_names_url_and_status() {
+    let (base, _) = serve(
+        1,
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+    );
+    let d = dir("404");
+    let url = format!("{base}/missing.pth");
+    let e = download(&url, &d.join("w.pth"), None, true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&url) && e.contains("404"), "{e}");
+    assert_eq!(leftovers(&d), 0);
+}
+
+#[test]
+fn unreachable_server_says_where_to_place_the_file() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = dir("unreachable");
+    let dest = d.join("w.pth");
+    let url = format!("http://127.0.0.1:{port}/w.pth");
+    let e = download(&url, &dest, None, true).unwrap_err().to_string();
+    assert!(
+        e.contains(&url) && e.contains(&dest.display().to_string()),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unwritable_cache_is_a_clear_error() {
+    // A cache folder that cannot be made (a file stands in its place) fails even for root, where
+    // read-only permissions do not bind.
+    let (base, _) = serve(1, ok(b"x"));
+    let d = dir("unwritable");
+    std::fs::create_dir_all(&d).unwrap();
+    let blocker = d.join("cache");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let dest = blocker.join("w.pth");
+    let e = download(&format!("{base}/w.pth"), &dest, None, true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot"), "{e}");
+    assert!(!dest.exists());
+}
