@@ -17,6 +17,8 @@ struct Fixture {
     points: Vec<PointFixture>,
     /// ViT fixtures: the reduced model's `VitConfig` fields.
     config: Option<VitFixtureConfig>,
+    /// ViT fixtures: every module path whose forward hook fires, in order.
+    modules: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +111,28 @@ fn check_model(engine: &Engine, model: &str) {
         names, want_names,
         "{model}: capture points differ from PyTorch's hook order"
     );
+    if let Some(modules) = &fx.modules {
+        // Every module the forward pass calls is a point (on-request points and torchvision's
+        // pre_logits come on top), but the timm ones ventral does not name yet.
+        let not_yet = |m: &str| {
+            m == "patch_embed"
+                || m == "patch_embed.norm"
+                || m.ends_with(".q_norm")
+                || m.ends_with(".k_norm")
+        };
+        let want: Vec<&str> = modules
+            .iter()
+            .map(String::as_str)
+            .filter(|m| !not_yet(m))
+            .collect();
+        let got: Vec<&str> = graph
+            .points
+            .iter()
+            .filter(|p| !p.on_request && p.name != "pre_logits")
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(got, want, "{model}: points differ from the called modules");
+    }
 
     let weights = fixture_rule::weights(&graph.specs);
     // Every point, the on-request ones included.

@@ -129,6 +129,11 @@ pub fn vit(model: &str, c: &VitConfig) -> Graph {
         tokens,
         vec![b.cur],
     );
+    if !tv {
+        // Identity modules in eval mode are named for the tensor they pass through.
+        b.identity("patch_drop");
+        b.identity("norm_pre");
+    }
     for i in 0..c.depth {
         if tv {
             torchvision_block(&mut b, c, &format!("encoder.layers.encoder_layer_{i}"));
@@ -149,6 +154,9 @@ pub fn vit(model: &str, c: &VitConfig) -> Graph {
         Op::ClassToken,
         vec![b.cur],
     );
+    if !tv {
+        b.identity("head_drop");
+    }
     // torchvision zeroes the head; timm draws it like every other linear layer.
     let (head_w, head_b) = if tv {
         (Init::Constant(0.0), Init::Constant(0.0))
@@ -182,8 +190,9 @@ fn layer_norm(b: &mut Builder, name: &str) {
 }
 
 /// The fused attention core on the packed `qkv` node, plus the on-request points: q, k, v and
-/// the attention probabilities, named `{attn}:q` … `{attn}:weights`.
-fn attention_core(b: &mut Builder, c: &VitConfig, attn: &str) {
+/// the attention probabilities, named `{attn}:q` … `{attn}:weights`. `core` names the
+/// concatenated head outputs (timm's `attn.norm`, an Identity before `attn.proj`).
+fn attention_core(b: &mut Builder, c: &VitConfig, attn: &str, core: Option<&str>) {
     let qkv = b.cur;
     for (k, part) in ["q", "k", "v"].iter().enumerate() {
         let op = Op::Slice {
@@ -194,7 +203,7 @@ fn attention_core(b: &mut Builder, c: &VitConfig, attn: &str) {
     }
     let op = Op::AttentionWeights { heads: c.heads };
     b.push_on_request(&format!("{attn}:weights"), op, qkv);
-    b.push(None, Op::Attention { heads: c.heads }, vec![qkv]);
+    b.push(core, Op::Attention { heads: c.heads }, vec![qkv]);
     b.channels = c.dim;
 }
 
@@ -212,7 +221,7 @@ fn torchvision_block(b: &mut Builder, c: &VitConfig, p: &str) {
         Init::xavier_uniform(d, 3 * d),
         Init::Constant(0.0),
     );
-    attention_core(b, c, &sa);
+    attention_core(b, c, &sa, None);
     let out = b.linear_tensors(
         Some(&sa),
         (
@@ -248,22 +257,30 @@ fn torchvision_block(b: &mut Builder, c: &VitConfig, p: &str) {
 }
 
 /// timm `Block`: `x = x + attn(norm1(x))`, `x + mlp(norm2(x))`; every linear layer trunc-normal
-/// 0.02 with zero bias.
+/// 0.02 with zero bias. Its Identity and Dropout modules (`ls1`, `drop_path1`, `mlp.drop1`, …)
+/// are points named for the tensor they pass through, in forward-hook order; `attn.attn_drop`
+/// is never called by timm's fused attention and is no point.
 fn timm_block(b: &mut Builder, c: &VitConfig, p: &str) {
     let (d, input) = (c.dim, b.cur);
     let zero = Init::Constant(0.0);
     layer_norm(b, &format!("{p}.norm1"));
     let attn = format!("{p}.attn");
     b.linear(&format!("{attn}.qkv"), 3 * d, TRUNC_02, zero.clone());
-    attention_core(b, c, &attn);
+    attention_core(b, c, &attn, Some(&format!("{attn}.norm")));
     let out = b.linear(&format!("{attn}.proj"), d, TRUNC_02, zero.clone());
-    b.alias(&attn, out);
+    for m in ["attn.proj_drop", "attn", "ls1", "drop_path1"] {
+        b.identity(&format!("{p}.{m}"));
+    }
     let x = b.push(None, Op::Add, vec![out, input]);
     layer_norm(b, &format!("{p}.norm2"));
     b.linear(&format!("{p}.mlp.fc1"), c.mlp, TRUNC_02, zero.clone());
     b.push(Some(&format!("{p}.mlp.act")), Op::Gelu, vec![b.cur]);
+    b.identity(&format!("{p}.mlp.drop1"));
+    b.identity(&format!("{p}.mlp.norm"));
     let y = b.linear(&format!("{p}.mlp.fc2"), d, TRUNC_02, zero);
-    b.alias(&format!("{p}.mlp"), y);
+    for m in ["mlp.drop2", "mlp", "ls2", "drop_path2"] {
+        b.identity(&format!("{p}.{m}"));
+    }
     b.push(Some(p), Op::Add, vec![x, y]);
 }
 
