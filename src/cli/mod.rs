@@ -3,6 +3,7 @@
 
 mod bench;
 mod cka;
+mod classify;
 mod compare;
 mod devices;
 mod extract;
@@ -58,6 +59,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Linear CKA between activation tensors (layer × layer matrix).
     Cka(cka::CkaArgs),
+    /// Top-k ImageNet classes per image, with names and probabilities (checks weights and preprocessing).
+    Classify(Box<classify::ClassifyArgs>),
 }
 
 /// The device word and adapter selection shared by every subcommand that computes.
@@ -139,5 +142,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rdm(a) => rdm::run(&a),
         Command::Compare(a) => compare::run(&a),
         Command::Cka(a) => cka::run(&a),
+        Command::Classify(a) => classify::run(&a),
     }
 }
