@@ -11,7 +11,7 @@ use crate::analysis::extract::extract_batches;
 use crate::error::{Error, Result};
 use crate::models::{Capture, Graph, Network, Reduce};
 use crate::output::{csv_field, write_file};
-use crate::stimuli::{PreprocessConfig, StimulusSet};
+use crate::stimuli::StimulusSet;
 
 /// ImageNet-1k class names in index order (weights/fixtures/make_imagenet_classes.py).
 const IMAGENET_CLASSES: &str = include_str!("../models/imagenet_classes.txt");
@@ -23,15 +23,8 @@ pub struct ClassifyArgs {
     /// Folder of images (sorted by file name)
     #[arg(long)]
     pub images: PathBuf,
-    /// Preprocessing: torchvision, square, pad-square or timm
-    #[arg(long, default_value = "torchvision")]
-    pub preprocess: String,
-    /// Shorter-side resize for --preprocess torchvision
-    #[arg(long, default_value_t = 256)]
-    pub resize: usize,
-    /// Model input size: the centre crop (torchvision, timm) or the square side
-    #[arg(long, default_value_t = 224)]
-    pub crop: usize,
+    #[command(flatten)]
+    pub preprocess: super::extract::PreprocessArgs,
     /// Classes per image, most probable first
     #[arg(long, default_value_t = 5)]
     pub top: usize,
@@ -148,14 +141,7 @@ pub fn run(args: &ClassifyArgs) -> Result<(), Failure> {
         points: vec![point.clone()],
         reduce: Reduce::None,
     };
-    let pre = PreprocessConfig {
-        preset: Some(args.preprocess.clone()),
-        size: Some(args.crop),
-        resize: (args.preprocess == "torchvision").then_some(args.resize),
-        ..PreprocessConfig::default()
-    }
-    .build()?
-    .ok_or_else(|| Error::Invalid("--preprocess none takes no images".into()))?;
+    let pre = args.preprocess.build()?;
     let size = (pre.output_size(), pre.output_size());
     let shape = capture.shapes(&graph, size.0, size.1)?;
     let classes: usize = shape[0].iter().product();

@@ -25,15 +25,8 @@ pub struct ExtractArgs {
     /// Folder of images (sorted by file name), preprocessed as torchvision does
     #[arg(long)]
     pub images: Option<PathBuf>,
-    /// Preprocessing of --images: torchvision, square, pad-square or timm
-    #[arg(long, default_value = "torchvision")]
-    pub preprocess: String,
-    /// Shorter-side resize for --preprocess torchvision
-    #[arg(long, default_value_t = 256)]
-    pub resize: usize,
-    /// Model input size: the centre crop (torchvision, timm) or the square side
-    #[arg(long, default_value_t = 224)]
-    pub crop: usize,
+    #[command(flatten)]
+    pub preprocess: PreprocessArgs,
     /// Capture points: all, or a comma-separated list (see `ventral layers`)
     #[arg(long, default_value = "all")]
     pub layers: String,
@@ -64,14 +57,7 @@ fn open_stimuli(args: &ExtractArgs, in_channels: usize) -> Result<(StimulusSet, 
         .images
         .as_deref()
         .expect("clap requires --input or --images");
-    let pre = PreprocessConfig {
-        preset: Some(args.preprocess.clone()),
-        size: Some(args.crop),
-        resize: (args.preprocess == "torchvision").then_some(args.resize),
-        ..PreprocessConfig::default()
-    }
-    .build()?
-    .ok_or_else(|| Error::Invalid("--preprocess none needs --input, not --images".into()))?;
+    let pre = args.preprocess.build()?;
     Ok((StimulusSet::folder(dir)?, pre))
 }
 
@@ -148,4 +134,32 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
         println!("  {name}: {s:?}");
     }
     Ok(())
+}
+
+/// `--preprocess`, `--resize`, `--crop`: how images become model inputs (extract, classify).
+#[derive(Args, Debug, Clone)]
+pub struct PreprocessArgs {
+    /// Preprocessing of --images: torchvision, square, pad-square or timm
+    #[arg(long, default_value = "torchvision")]
+    pub preprocess: String,
+    /// Shorter-side resize for --preprocess torchvision
+    #[arg(long, default_value_t = 256)]
+    pub resize: usize,
+    /// Model input size: the centre crop (torchvision, timm) or the square side
+    #[arg(long, default_value_t = 224)]
+    pub crop: usize,
+}
+
+impl PreprocessArgs {
+    /// The pipeline for image folders (`none` is refused: images need preprocessing).
+    pub fn build(&self) -> Result<Preprocess, Error> {
+        PreprocessConfig {
+            preset: Some(self.preprocess.clone()),
+            size: Some(self.crop),
+            resize: (self.preprocess == "torchvision").then_some(self.resize),
+            ..PreprocessConfig::default()
+        }
+        .build()?
+        .ok_or_else(|| Error::Invalid("--preprocess none takes no images (give --input)".into()))
+    }
 }
