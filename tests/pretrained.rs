@@ -140,3 +140,80 @@ fn an_unwritable_cache_is_a_clear_error() {
     assert!(e.contains("cannot"), "{e}");
     assert!(!dest.exists());
 }
+
+/// `weights = "pretrained"` in an analysis file: fetched through the mirror into the cache,
+/// converted, run with the checkpoint's own preprocessing (no `[preprocess]` table), and the
+/// manifest records the URL, variant, SHA-256 and that preprocessing.
+#[test]
+fn an_analysis_with_pretrained_weights_records_its_source() {
+    use ventral::weights::{WeightSource, Weights};
+    let d = dir("analysis");
+    std::fs::create_dir_all(&d).unwrap();
+    let graph = ventral::models::build("timm/deit_tiny_patch16_224").unwrap();
+    let w = Weights::random(&graph.specs, 7);
+    let file = d.join("model.safetensors");
+    w.save(&file, &Default::default()).unwrap();
+    let body = std::fs::read(&file).unwrap();
+    let (base, count) = serve(1, ok(&body));
+    let toml = r#"
+[stimuli]
+procedural = "shapes"
+size = 64
+[[model]]
+name = "timm/deit_tiny_patch16_224"
+weights = "pretrained"
+layers = ["blocks.0", "head"]
+batch = 8
+[[brain]]
+region = "sim"
+[brain.simulated]
+subjects = 2
+noise = 0.4
+seed = 1
+[compare]
+methods = ["spearman"]
+permutations = 10
+bootstrap = 0
+noise_ceiling = false
+[output]
+folder = "out"
+figures = false
+"#;
+    std::fs::write(d.join("a.toml"), toml).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_ventral"))
+        .args(["run", "--quiet", "--device", "native"])
+        .arg(d.join("a.toml"))
+        .env("VENTRAL_CACHE", d.join("cache"))
+        .env("VENTRAL_PRETRAINED_MIRROR", &base)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out/manifest.json")).unwrap())
+            .unwrap();
+    let m = &manifest["models"][0];
+    assert_eq!(m["pretrained"]["variant"], "default");
+    assert_eq!(m["pretrained"]["sha256"], hex(&body));
+    assert!(
+        m["pretrained"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{base}/timm/deit_tiny_patch16_224")),
+        "{m}"
+    );
+    // DeiT's own transform: bicubic, ImageNet statistics, crop_pct 0.875 of 224.
+    assert_eq!(m["preprocess"]["preset"], "timm", "{m}");
+    assert_eq!(m["preprocess"]["crop"], 224, "{m}");
+    assert_eq!(m["input_size"], 224);
+    // The converted copy holds the same weights.
+    let converted = d.join("cache/timm--deit_tiny_patch16_224/default.safetensors");
+    let back = Weights::load(&converted, &graph.specs).unwrap();
+    assert_eq!(back.tensors(), w.tensors());
+    assert!(matches!(back.source, WeightSource::File { .. }));
+    std::fs::remove_dir_all(&d).unwrap();
+}
