@@ -18,22 +18,10 @@ pub struct WeightsArgs {
 }
 
 pub fn run(args: &WeightsArgs) -> Result<(), Failure> {
-    if args.model.pretrained {
+    if let (true, None) = (args.model.pretrained, &args.out) {
         let got =
             crate::pretrained::fetch(&args.model.model, args.model.variant.as_deref(), false)?;
-        let Some(out) = &args.out else {
-            println!("{}", got.path.display());
-            return Ok(());
-        };
-        std::fs::copy(&got.path, out)
-            .map_err(|e| crate::Error::Invalid(format!("cannot write {}: {e}", out.display())))?;
-        println!(
-            "{} {} ({}) -> {}",
-            args.model.model,
-            got.variant,
-            got.url,
-            out.display()
-        );
+        println!("{}", got.path.display());
         return Ok(());
     }
     let out = args.out.as_ref().ok_or_else(|| {
