@@ -18,10 +18,19 @@ fn serve(n: usize, response: Vec<u8>) -> (String, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for s in l.incoming().take(n) {
             let mut s = s.unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
+            // Read the whole request head before answering: closing a socket with unread bytes
+            // resets the connection, and the client could see that before the body.
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             c.fetch_add(1, Ordering::SeqCst);
             let _ = s.write_all(&response);
+            let _ = s.shutdown(std::net::Shutdown::Write);
         }
     });
     (base, count)
