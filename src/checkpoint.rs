@@ -186,15 +186,28 @@ fn read_legacy(bytes: &[u8]) -> std::result::Result<(Value, Storages), String> {
     Ok((root, storages))
 }
 
-/// Bytes per element of a torch storage type, for the types a weights file can hold.
+/// The torch storage types a weights file can hold, with their bytes per element.
+const STORAGE_TYPES: [(&str, usize); 10] = [
+    ("DoubleStorage", 8),
+    ("LongStorage", 8),
+    ("FloatStorage", 4),
+    ("IntStorage", 4),
+    ("HalfStorage", 2),
+    ("BFloat16Storage", 2),
+    ("ShortStorage", 2),
+    ("CharStorage", 1),
+    ("ByteStorage", 1),
+    ("BoolStorage", 1),
+];
+
+/// The entry of [`STORAGE_TYPES`] called `storage`.
+fn storage_type(storage: &str) -> Option<(&'static str, usize)> {
+    STORAGE_TYPES.into_iter().find(|(name, _)| *name == storage)
+}
+
+/// Bytes per element of a torch storage type.
 fn element_size(storage: &str) -> Option<usize> {
-    Some(match storage {
-        "DoubleStorage" | "LongStorage" => 8,
-        "FloatStorage" | "IntStorage" => 4,
-        "HalfStorage" | "BFloat16Storage" | "ShortStorage" => 2,
-        "CharStorage" | "ByteStorage" | "BoolStorage" => 1,
-        _ => return None,
-    })
+    storage_type(storage).map(|(_, size)| size)
 }
 
 /// A tensor as the pickle describes it: a view into a storage.
@@ -651,21 +664,7 @@ fn allowed_global(module: &str, name: &str) -> Option<Global> {
         ("collections", "OrderedDict") => Global::OrderedDict,
         ("torch._utils", "_rebuild_tensor_v2") => Global::RebuildTensor,
         ("torch._utils", "_rebuild_parameter") => Global::RebuildParameter,
-        ("torch", s) if element_size(s).is_some() => {
-            let known = [
-                "DoubleStorage",
-                "LongStorage",
-                "FloatStorage",
-                "IntStorage",
-                "HalfStorage",
-                "BFloat16Storage",
-                "ShortStorage",
-                "CharStorage",
-                "ByteStorage",
-                "BoolStorage",
-            ];
-            Global::StorageType(known.into_iter().find(|k| *k == s)?)
-        }
+        ("torch", s) => Global::StorageType(storage_type(s)?.0),
         _ => return None,
     })
 }

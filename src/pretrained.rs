@@ -239,10 +239,6 @@ pub fn cache_dir() -> Result<PathBuf> {
         .ok_or_else(|| Error::Invalid("no cache directory: set VENTRAL_CACHE".into()))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Downloads `url` to `dest` unless it exists (a cache hit never touches the network): streamed
 /// to a temporary name in the same directory, checked against `sha256_prefix`, then renamed.
 /// Returns the SHA-256 of the file.
@@ -372,7 +368,7 @@ fn fetch_to(url: &str, path: &Path, quiet: bool) -> Result<String> {
         }
     }
     out.sync_all().map_err(|e| Error::file(path, e))?;
-    Ok(hex(&hasher.finalize()))
+    Ok(crate::weights::hex(&hasher.finalize()))
 }
 
 /// What [`fetch`] made.
@@ -414,6 +410,17 @@ pub fn fetch_from(entry: &Entry, url: &str, cache: &Path, quiet: bool) -> Result
 pub fn fetch(model: &str, variant: Option<&str>, quiet: bool) -> Result<Fetched> {
     let e = lookup(model, variant)?;
     fetch_from(e, &e.resolved_url(), &cache_dir()?, quiet)
+}
+
+/// [`fetch`], then the converted weights, checked strictly against `specs`.
+pub fn load(
+    model: &str,
+    variant: Option<&str>,
+    specs: &[crate::weights::TensorSpec],
+    quiet: bool,
+) -> Result<(crate::weights::Weights, Fetched)> {
+    let got = fetch(model, variant, quiet)?;
+    Ok((crate::weights::Weights::load(&got.path, specs)?, got))
 }
 
 #[cfg(test)]

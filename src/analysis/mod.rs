@@ -309,8 +309,9 @@ pub fn run_analysis(
             .map_err(|e| Error::Invalid(format!("[[model]] '{}': {e}", m.label())))?;
         let (weights, pretrained) = match (&m.weights, m.seed) {
             _ if m.is_pretrained() => {
-                let got = crate::pretrained::fetch(&m.name, m.variant.as_deref(), true)?;
-                (Weights::load(&got.path, &graph.specs)?, Some(got))
+                let (w, got) =
+                    crate::pretrained::load(&m.name, m.variant.as_deref(), &graph.specs, true)?;
+                (w, Some(got))
             }
             (Some(path), _) => (Weights::load(path, &graph.specs)?, None),
             (None, seed) => (Weights::random(&graph.specs, seed.unwrap_or(0)), None),

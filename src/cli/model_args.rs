@@ -46,14 +46,11 @@ impl ModelArgs {
     /// The architecture and its strictly checked (or seeded) weights.
     pub fn load(&self) -> Result<(Graph, Weights)> {
         let graph = build(&self.model)?;
-        let fetched;
-        let weights = if self.pretrained {
-            fetched = crate::pretrained::fetch(&self.model, self.variant.as_deref(), false)?;
-            Some(&fetched.path)
-        } else {
-            self.weights.as_ref()
-        };
-        let weights = match weights {
+        let weights = match &self.weights {
+            _ if self.pretrained => {
+                let variant = self.variant.as_deref();
+                crate::pretrained::load(&self.model, variant, &graph.specs, false)?.0
+            }
             Some(path) => Weights::load(path, &graph.specs)?,
             None => Weights::random(&graph.specs, self.seed),
         };
