@@ -49,6 +49,20 @@ fn slice_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     out[p.out_base + i] = x[p.x_base + r * p.b + p.c + i % p.d];
 }
 
+// [items, T, H·d] → [items, H, T, d]; b = T, c = H, d = head width.
+@compute @workgroup_size(256)
+fn split_heads(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = index(wid, nwg, lid);
+    let item = p.b * p.c * p.d;
+    if (i >= p.a * item) { return; }
+    let r = i % item;
+    let j = r % p.d;
+    let t = (r / p.d) % p.b;
+    let h = r / (p.d * p.b);
+    out[p.out_base + i] = x[p.x_base + (i - r) + (t * p.c + h) * p.d + j];
+}
+
 @compute @workgroup_size(256)
 fn reduce_tokens(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -8,7 +8,8 @@
 //!
 //! The unpickler is restricted: it knows the opcodes `torch.save` emits for tensors in (ordered)
 //! dicts, lists and tuples of numbers, strings, booleans and None, and only these globals:
-//! `collections.OrderedDict`, `torch._utils._rebuild_tensor_v2`, `torch._utils._rebuild_parameter`
+//! `collections.OrderedDict`, `torch._utils._rebuild_tensor_v2` (and v1 `_rebuild_tensor` of torch
+//! ≤ 0.3), `torch._utils._rebuild_parameter`
 //! and the `torch.*Storage` types. Any other global (`os.system`, `builtins.eval`, …) is refused by
 //! name before anything is built; a call (`REDUCE`) only ever builds a dict or a tensor view.
 //! Every length is checked against the bytes that are really there.
@@ -92,13 +93,27 @@ pub fn read_state_dict(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Raw
             odd.into_iter().take(8).collect::<Vec<_>>().join(", ")
         )));
     }
-    if !out.is_empty() && out.keys().all(|k| k.starts_with("module.")) {
-        out = out
-            .into_iter()
-            .map(|(k, v)| (k["module.".len()..].to_string(), v))
-            .collect();
+    // DataParallel inserts a `module` path segment where it wraps: before every name (the whole
+    // model) or after a submodule (`features.module.0.weight`, DeepCluster's release).
+    let mut named = BTreeMap::new();
+    for (k, v) in out {
+        let short = strip_data_parallel(&k);
+        if named.contains_key(&short) {
+            return Err(fail(format!(
+                "two tensors are named '{short}' once DataParallel's 'module.' is removed"
+            )));
+        }
+        named.insert(short, v);
     }
-    Ok(out)
+    Ok(named)
+}
+
+/// `name` without its DataParallel `module` segments.
+fn strip_data_parallel(name: &str) -> String {
+    name.split('.')
+        .filter(|s| *s != "module")
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 type Storages = HashMap<String, (String, Vec<u8>)>;
@@ -517,8 +532,19 @@ impl<'a> Unpickler<'a> {
                     let s = std::str::from_utf8(b).map_err(|_| "a pickled string is not UTF-8")?;
                     self.push(Value::Str(s.to_string()))?
                 }
-                b'T' | b'U' | b'B' | b'C' => {
-                    let n = if matches!(op, b'T' | b'B') { self.u32()? as usize } else { self.u8()? as usize };
+                // Python 2 `str` (what old checkpoints hold their names in): UTF-8, else Latin-1
+                // (torch.load's `encoding="latin1"`).
+                b'T' | b'U' => {
+                    let n = if op == b'T' { self.u32()? as usize } else { self.u8()? as usize };
+                    let b = self.take(n)?;
+                    let s = match std::str::from_utf8(b) {
+                        Ok(s) => s.to_string(),
+                        Err(_) => b.iter().map(|&c| char::from(c)).collect(),
+                    };
+                    self.push(Value::Str(s))?
+                }
+                b'B' | b'C' => {
+                    let n = if op == b'B' { self.u32()? as usize } else { self.u8()? as usize };
                     self.take(n)?;
                     self.push(Value::Bytes)?
                 }
@@ -662,7 +688,7 @@ impl<'a> Unpickler<'a> {
 fn allowed_global(module: &str, name: &str) -> Option<Global> {
     Some(match (module, name) {
         ("collections", "OrderedDict") => Global::OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2") => Global::RebuildTensor,
+        ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => Global::RebuildTensor,
         ("torch._utils", "_rebuild_parameter") => Global::RebuildParameter,
         ("torch", s) => Global::StorageType(storage_type(s)?.0),
         _ => return None,
@@ -675,7 +701,9 @@ fn reduce(f: Value, args: Value) -> std::result::Result<Value, String> {
     };
     match f {
         Value::Global(Global::OrderedDict) if a.is_empty() => Ok(Value::Dict(Vec::new())),
-        Value::Global(Global::RebuildTensor) if (6..=7).contains(&a.len()) => {
+        // v2: (storage, offset, size, stride, requires_grad, hooks[, metadata]); v1 (torch ≤ 0.3):
+        // the first four.
+        Value::Global(Global::RebuildTensor) if a.len() == 4 || (6..=7).contains(&a.len()) => {
             let Value::Storage(key, storage) = &a[0] else {
                 return Err(format!("tensor storage is {}", a[0].kind()));
             };

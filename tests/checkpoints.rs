@@ -47,6 +47,7 @@ fn every_way_of_saving_loads_to_the_safetensors_export_bit_for_bit() {
         "tiny_model_key.pt",
         "tiny_module.pth",
         "tiny_legacy.pt",
+        "tiny_py2_submodule.pth",
     ] {
         let got = load(name);
         assert_eq!(got.tensors(), want.tensors(), "{name}");

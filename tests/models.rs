@@ -113,18 +113,8 @@ fn check_model(engine: &Engine, model: &str) {
     );
     if let Some(modules) = &fx.modules {
         // Every module the forward pass calls is a point (on-request points and torchvision's
-        // pre_logits come on top), but the timm ones ventral does not name yet.
-        let not_yet = |m: &str| {
-            m == "patch_embed"
-                || m == "patch_embed.norm"
-                || m.ends_with(".q_norm")
-                || m.ends_with(".k_norm")
-        };
-        let want: Vec<&str> = modules
-            .iter()
-            .map(String::as_str)
-            .filter(|m| !not_yet(m))
-            .collect();
+        // pre_logits come on top).
+        let want: Vec<&str> = modules.iter().map(String::as_str).collect();
         let got: Vec<&str> = graph
             .points
             .iter()

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use ventral::pretrained::download;
+use ventral::io::download::download;
 
 /// Serves at most `n` requests with `response` (raw bytes), counting them; returns the base URL.
 fn serve(n: usize, response: Vec<u8>) -> (String, Arc<AtomicUsize>) {
@@ -215,7 +215,7 @@ figures = false
             .starts_with(&format!("{base}/timm/deit_tiny_patch16_224")),
         "{m}"
     );
-    // DeiT's own transform: bicubic, ImageNet statistics, crop_pct 0.875 of 224.
+    // DeiT's own transform: bicubic, ImageNet statistics, crop_pct 0.9 of 224.
     assert_eq!(m["preprocess"]["preset"], "timm", "{m}");
     assert_eq!(m["preprocess"]["crop"], 224, "{m}");
     assert_eq!(m["input_size"], 224);

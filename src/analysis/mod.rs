@@ -309,8 +309,12 @@ pub fn run_analysis(
             .map_err(|e| Error::Invalid(format!("[[model]] '{}': {e}", m.label())))?;
         let (weights, pretrained) = match (&m.weights, m.seed) {
             _ if m.is_pretrained() => {
-                let (w, got) =
-                    crate::pretrained::load(&m.name, m.variant.as_deref(), &graph.specs, true)?;
+                let (w, got) = crate::models::pretrained::load(
+                    &m.name,
+                    m.variant.as_deref(),
+                    &graph.specs,
+                    true,
+                )?;
                 (w, Some(got))
             }
             (Some(path), _) => (Weights::load(path, &graph.specs)?, None),

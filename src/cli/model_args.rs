@@ -49,7 +49,7 @@ impl ModelArgs {
         let weights = match &self.weights {
             _ if self.pretrained => {
                 let variant = self.variant.as_deref();
-                crate::pretrained::load(&self.model, variant, &graph.specs, false)?.0
+                crate::models::pretrained::load(&self.model, variant, &graph.specs, false)?.0
             }
             Some(path) => Weights::load(path, &graph.specs)?,
             None => Weights::random(&graph.specs, self.seed),

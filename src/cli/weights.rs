@@ -19,8 +19,11 @@ pub struct WeightsArgs {
 
 pub fn run(args: &WeightsArgs) -> Result<(), Failure> {
     if let (true, None) = (args.model.pretrained, &args.out) {
-        let got =
-            crate::pretrained::fetch(&args.model.model, args.model.variant.as_deref(), false)?;
+        let got = crate::models::pretrained::fetch(
+            &args.model.model,
+            args.model.variant.as_deref(),
+            false,
+        )?;
         println!("{}", got.path.display());
         return Ok(());
     }

@@ -34,6 +34,7 @@ pub enum CaseOp {
     Attention(usize),
     /// Offset and width of a column slice.
     Slice(usize, usize),
+    SplitHeads(usize),
     /// Mean (false) or max (true) over tokens.
     ReduceTokens(bool),
 }
@@ -56,6 +57,7 @@ impl CaseOp {
                 vec![v.expect("values asked"), w.expect("weights asked")]
             }
             CaseOp::Slice(offset, width) => vec![e.slice_cols(&x[0], offset, width)?],
+            CaseOp::SplitHeads(heads) => vec![e.split_heads(&x[0], heads)?],
             CaseOp::ReduceTokens(max) => vec![e.reduce_tokens(&x[0], max)?],
         })
     }
@@ -221,6 +223,18 @@ pub fn exec_cases() -> Vec<ExecCase> {
             "slice cols 5..12 of 3×4×17",
             CaseOp::Slice(5, 7),
             &[&[3, 4, 17]],
+            0.0,
+        ),
+        case(
+            "split 3×7×15 into 5 heads",
+            CaseOp::SplitHeads(5),
+            &[&[3, 7, 15]],
+            0.0,
+        ),
+        case(
+            "transpose 2×9×13 (heads of 1)",
+            CaseOp::SplitHeads(13),
+            &[&[2, 9, 13]],
             0.0,
         ),
         case(

@@ -195,6 +195,9 @@ pub trait Executor {
     ) -> Result<Attention<Self::Tensor>>;
     /// Columns `offset..offset + width` of the last dimension: `[…, L]` → `[…, width]`.
     fn slice_cols(&self, x: &Self::Tensor, offset: usize, width: usize) -> Result<Self::Tensor>;
+    /// `[N, T, H·d]` → `[N, H, T, d]`: the heads moved before the tokens (timm's per-head q and
+    /// k). With `d = 1` it is the transpose `[N, T, H]` → `[N, H, T]` (a patch grid to tokens).
+    fn split_heads(&self, x: &Self::Tensor, heads: usize) -> Result<Self::Tensor>;
     /// Mean (or max) over the tokens of `[N, T, D]`: `[N, D]`.
     fn reduce_tokens(&self, x: &Self::Tensor, max: bool) -> Result<Self::Tensor>;
     /// Runs whatever is recorded and waits for it.

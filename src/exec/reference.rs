@@ -142,6 +142,14 @@ impl Executor for ReferenceExecutor {
         )
     }
 
+    fn split_heads(&self, x: &HostTensor, heads: usize) -> Result<HostTensor> {
+        let s = shapes::split_heads(x.shape(), heads)?;
+        wrap(
+            tokens::cpu::split_heads(x.data(), s),
+            &[s[0], s[2], s[1], s[3]],
+        )
+    }
+
     fn reduce_tokens(&self, x: &HostTensor, max: bool) -> Result<HostTensor> {
         let [n, t, d] = shapes::tokens(x.shape())?;
         wrap(tokens::cpu::reduce_tokens(x.data(), t, d, max), &[n, d])

@@ -130,6 +130,18 @@ pub fn slice_cols(x: &[usize], offset: usize, width: usize) -> Result<(usize, us
     Ok((x.iter().product::<usize>() / len, len, out))
 }
 
+/// `[n, t, heads, d]` of a split into heads of `x: [n, t, heads·d]`.
+pub fn split_heads(x: &[usize], heads: usize) -> Result<[usize; 4]> {
+    rank("split_heads", "input", x, 3)?;
+    if heads == 0 || !x[2].is_multiple_of(heads) || x.contains(&0) {
+        return Err(Error::shape(
+            "split_heads",
+            format!("{x:?} does not split into {heads} heads"),
+        ));
+    }
+    Ok([x[0], x[1], heads, x[2] / heads])
+}
+
 /// `[n, t, d]` of a token sequence.
 pub fn tokens(x: &[usize]) -> Result<[usize; 3]> {
     rank("reduce_tokens", "tokens", x, 3)?;

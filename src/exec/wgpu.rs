@@ -13,7 +13,7 @@ use crate::ops::elementwise::{add, gelu, relu};
 use crate::ops::matmul::{matmul, Matmul};
 use crate::ops::norm::{batch_norm, layer_norm, BatchNormParams};
 use crate::ops::pool::{adaptive_avg_pool2d, max_pool2d, Pool2d};
-use crate::ops::tokens::{patch_tokens, reduce_tokens, slice_cols};
+use crate::ops::tokens::{patch_tokens, reduce_tokens, slice_cols, split_heads};
 
 /// The WGSL kernels on one wgpu [`Context`].
 pub struct GpuExecutor<'c> {
@@ -133,6 +133,10 @@ impl Executor for GpuExecutor<'_> {
 
     fn slice_cols(&self, x: &Tensor, offset: usize, width: usize) -> Result<Tensor> {
         self.record(|rec| slice_cols(rec, x, offset, width))
+    }
+
+    fn split_heads(&self, x: &Tensor, heads: usize) -> Result<Tensor> {
+        self.record(|rec| split_heads(rec, x, heads))
     }
 
     fn reduce_tokens(&self, x: &Tensor, max: bool) -> Result<Tensor> {

@@ -59,9 +59,9 @@ pub fn alexnet() -> Graph {
 pub const DEEPCLUSTER_CLUSTERS: usize = 10_000;
 
 /// DeepCluster AlexNet with Sobel input. State-dict names: `sobel.0` (grayscale 1×1 conv, weights
-/// 1/3), `sobel.1` (two 3×3 Sobel filters), `features.*`, `classifier.*`, `top_layer`. Export a
-/// DeepCluster checkpoint with `weights/export_torchvision.py --deepcluster`, which strips the
-/// `module.` prefix. The features end in a fixed `view(N, 256·6·6)`, so only inputs that give a
+/// 1/3), `sobel.1` (two 3×3 Sobel filters), `features.*`, `classifier.*`, `top_layer`. The
+/// released checkpoint (`--pretrained`) loads directly: its `features.module.*` names (only the
+/// features were wrapped in DataParallel) lose their `module` segment. The features end in a fixed `view(N, 256·6·6)`, so only inputs that give a
 /// 6×6 map (224 to 227) work. Init (DeepCluster's `_initialize_weights`): conv weights
 /// N(0, sqrt(2/(k·k·out))), bias 0; BN weight 1, bias 0; linear N(0, 0.01), bias 0.
 pub fn deepcluster_alexnet() -> Graph {

@@ -52,6 +52,13 @@ pub enum Op {
         pos_embed: String,
         grid: [usize; 2],
     },
+    /// Patch grid `[N, D, gh, gw]` to the patch sequence `[N, gh·gw, D]`, without class token or
+    /// position embedding (timm's `patch_embed` output).
+    PatchSequence,
+    /// `[N, T, H·d]` → `[N, H, T, d]` (timm's per-head `attn.q_norm`, `attn.k_norm`).
+    SplitHeads {
+        heads: usize,
+    },
     /// Multi-head self-attention on `qkv: [N, T, 3D]` (the in-projection's output): `[N, T, D]`.
     Attention {
         heads: usize,
@@ -127,7 +134,7 @@ impl Graph {
     /// The layout of node `id`'s output, whose shape has `rank` dimensions.
     pub fn layout(&self, id: NodeId, rank: usize) -> Layout {
         match (&self.nodes[id].op, rank) {
-            (Op::AttentionWeights { .. }, _) => Layout::Heads,
+            (Op::AttentionWeights { .. } | Op::SplitHeads { .. }, _) => Layout::Heads,
             (_, 4) => Layout::Image,
             (_, 3) => Layout::Tokens,
             _ => Layout::Flat,
@@ -258,6 +265,20 @@ impl Graph {
                     ));
                 }
                 vec![x[0], 1 + x[2] * x[3], d]
+            }
+            Op::PatchSequence => {
+                let x = x()?;
+                if x.len() != 4 {
+                    return Err(Error::shape(
+                        "patch_sequence",
+                        format!("input {x:?} is not a patch grid"),
+                    ));
+                }
+                vec![x[0], x[2] * x[3], x[1]]
+            }
+            Op::SplitHeads { heads } => {
+                let [n, t, h, d] = crate::exec::shapes::split_heads(x()?, *heads)?;
+                vec![n, h, t, d]
             }
             Op::Attention { heads } | Op::AttentionWeights { heads } => {
                 let x = x()?;
@@ -401,6 +422,8 @@ impl Graph {
                 | Op::LayerNorm { .. }
                 | Op::Gelu
                 | Op::Slice { .. }
+                | Op::SplitHeads { .. }
+                | Op::PatchSequence
                 | Op::Tokens { .. } => prev.unwrap_or(whole),
                 Op::Add => node
                     .inputs

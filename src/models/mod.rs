@@ -7,6 +7,7 @@ mod cornet;
 mod graph;
 mod network;
 pub mod plan;
+pub mod pretrained;
 mod resnet;
 mod vgg;
 pub mod vit;

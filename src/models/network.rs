@@ -381,6 +381,15 @@ impl<'e> Network<'e> {
                 v.or(w).expect("one output asked")
             }
             Op::Slice { offset, width } => exec.slice_cols(input(0), *offset, *width)?,
+            Op::SplitHeads { heads } => exec.split_heads(input(0), *heads)?,
+            Op::PatchSequence => {
+                // [N, D, G] is [N, T = D, heads = G] with heads of width 1: the transpose.
+                let s = exec.shape(input(0)).to_vec();
+                let (n, d, g) = (s[0], s[1], s[2] * s[3]);
+                let grid = exec.reshape(input(0), &[n, d, g])?;
+                let t = exec.split_heads(&grid, g)?;
+                exec.reshape(&t, &[n, g, d])?
+            }
             Op::ClassToken => {
                 let s = exec.shape(input(0)).to_vec();
                 let flat = exec.reshape(input(0), &[s[0], s[1] * s[2]])?;

@@ -117,6 +117,15 @@ pub fn vit(model: &str, c: &VitConfig) -> Graph {
         vec![0],
     );
     b.channels = c.dim;
+    let grid_node = b.cur;
+    if !tv {
+        // timm's PatchEmbed: proj, flatten to tokens `[G, D]`, norm (an Identity); the class
+        // token and position embedding come after, in `_pos_embed`. (With `dynamic_img_size`
+        // timm keeps `[gh, gw, D]`: the same values in the same order.)
+        b.push(Some("patch_embed.norm"), Op::PatchSequence, vec![grid_node]);
+        b.identity("patch_embed");
+        b.cur = grid_node;
+    }
     b.spec(cls.into(), vec![1, 1, c.dim], cls_init);
     b.spec(pos.into(), vec![1, 1 + grid * grid, c.dim], pos_init);
     let tokens = Op::Tokens {
@@ -190,19 +199,29 @@ fn layer_norm(b: &mut Builder, name: &str) {
 }
 
 /// The fused attention core on the packed `qkv` node, plus the on-request points: q, k, v and
-/// the attention probabilities, named `{attn}:q` … `{attn}:weights`. `core` names the
-/// concatenated head outputs (timm's `attn.norm`, an Identity before `attn.proj`).
-fn attention_core(b: &mut Builder, c: &VitConfig, attn: &str, core: Option<&str>) {
+/// the attention probabilities, named `{attn}:q` … `{attn}:weights`. timm (`timm = true`) also
+/// has the per-head q and k `[H, T, d]` as `{attn}.q_norm`, `{attn}.k_norm` (Identity modules)
+/// and names the concatenated head outputs `{attn}.norm` (an Identity before `attn.proj`).
+fn attention_core(b: &mut Builder, c: &VitConfig, attn: &str, timm: bool) {
     let qkv = b.cur;
+    let slice = |k: usize| Op::Slice {
+        offset: k * c.dim,
+        width: c.dim,
+    };
     for (k, part) in ["q", "k", "v"].iter().enumerate() {
-        let op = Op::Slice {
-            offset: k * c.dim,
-            width: c.dim,
-        };
-        b.push_on_request(&format!("{attn}:{part}"), op, qkv);
+        b.push_on_request(&format!("{attn}:{part}"), slice(k), qkv);
     }
     let op = Op::AttentionWeights { heads: c.heads };
     b.push_on_request(&format!("{attn}:weights"), op, qkv);
+    if timm {
+        for (k, part) in ["q_norm", "k_norm"].iter().enumerate() {
+            let sliced = b.push(None, slice(k), vec![qkv]);
+            let heads = Op::SplitHeads { heads: c.heads };
+            b.push(Some(&format!("{attn}.{part}")), heads, vec![sliced]);
+        }
+    }
+    let core = timm.then(|| format!("{attn}.norm"));
+    let core = core.as_deref();
     b.push(core, Op::Attention { heads: c.heads }, vec![qkv]);
     b.channels = c.dim;
 }
@@ -221,7 +240,7 @@ fn torchvision_block(b: &mut Builder, c: &VitConfig, p: &str) {
         Init::xavier_uniform(d, 3 * d),
         Init::Constant(0.0),
     );
-    attention_core(b, c, &sa, None);
+    attention_core(b, c, &sa, false);
     let out = b.linear_tensors(
         Some(&sa),
         (
@@ -266,7 +285,7 @@ fn timm_block(b: &mut Builder, c: &VitConfig, p: &str) {
     layer_norm(b, &format!("{p}.norm1"));
     let attn = format!("{p}.attn");
     b.linear(&format!("{attn}.qkv"), 3 * d, TRUNC_02, zero.clone());
-    attention_core(b, c, &attn, Some(&format!("{attn}.norm")));
+    attention_core(b, c, &attn, true);
     let out = b.linear(&format!("{attn}.proj"), d, TRUNC_02, zero.clone());
     for m in ["attn.proj_drop", "attn", "ls1", "drop_path1"] {
         b.identity(&format!("{p}.{m}"));

@@ -1,5 +1,6 @@
 //! Transformer token layouts: patch grid to token sequence (class token + position embedding),
-//! column slices of rows (the class token, q / k / v), and mean or max over tokens.
+//! column slices of rows (the class token, q / k / v), heads moved before tokens, and mean or max
+//! over tokens.
 
 use super::{expect_rank, expect_u32, ranges, TOKENS};
 use crate::error::{Error, Result};
@@ -133,6 +134,17 @@ pub fn slice_cols(
     Ok(out)
 }
 
+/// `x: [N, T, H·d]` → `[N, H, T, d]` (heads before tokens), one window of whole items at a time.
+pub fn split_heads(rec: &mut Recorder<'_>, x: &Tensor, heads: usize) -> Result<Tensor> {
+    let [n, t, h, d] = crate::exec::shapes::split_heads(x.shape(), heads)?;
+    let out = rec.context().empty(&[n, h, t, d])?;
+    let u = |w, v| expect_u32("split_heads", w, v);
+    let item = t * h * d;
+    let params = [u("tokens", t)?, u("heads", h)?, u("head width", d)?, 0];
+    dispatch_items(rec, "split_heads", x, None, &out, n, (item, item), params)?;
+    Ok(out)
+}
+
 /// Mean (or max) over the tokens of `x: [N, T, D]`: `[N, D]`. A sequence larger than one
 /// binding is reduced in chunks of tokens that accumulate onto the output.
 pub fn reduce_tokens(rec: &mut Recorder<'_>, x: &Tensor, max: bool) -> Result<Tensor> {
@@ -206,6 +218,20 @@ pub mod cpu {
         x.chunks(len)
             .flat_map(|r| r[offset..offset + width].iter().copied())
             .collect()
+    }
+
+    /// [`super::split_heads`] for `x: [n, t, heads·d]`.
+    pub fn split_heads(x: &[f32], [n, t, heads, d]: [usize; 4]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(x.len());
+        for item in 0..n {
+            for h in 0..heads {
+                for tok in 0..t {
+                    let at = ((item * t + tok) * heads + h) * d;
+                    out.extend_from_slice(&x[at..at + d]);
+                }
+            }
+        }
+        out
     }
 
     /// [`super::reduce_tokens`] for `x: [n, t, d]`, in f64.

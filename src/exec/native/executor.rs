@@ -218,6 +218,13 @@ impl Executor for NativeExecutor {
         })
     }
 
+    fn split_heads(&self, x: &HostTensor, heads: usize) -> Result<HostTensor> {
+        let s = shapes::split_heads(x.shape(), heads)?;
+        self.produce("split_heads", &[s[0], s[2], s[1], s[3]], |out| {
+            super::split_heads(x.data(), s, out)
+        })
+    }
+
     fn reduce_tokens(&self, x: &HostTensor, max: bool) -> Result<HostTensor> {
         let [n, t, d] = shapes::tokens(x.shape())?;
         self.produce("reduce_tokens", &[n, d], |out| {

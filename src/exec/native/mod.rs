@@ -25,7 +25,7 @@ pub use dense::{attention, linear};
 pub use elementwise::{add, batch_norm, gelu, layer_norm, relu, relu_in_place};
 pub use executor::{simd_level, NativeExecutor};
 pub use pool::{adaptive_avg_pool2d, max_pool2d};
-pub use tokens::{patch_tokens, reduce_tokens, slice_cols};
+pub use tokens::{patch_tokens, reduce_tokens, slice_cols, split_heads};
 
 use crate::error::{Error, Result};
 

@@ -83,6 +83,23 @@ pub fn slice_cols(
     Ok(())
 }
 
+/// `x: [n, t, heads·d]` into `out: [n, heads, t, d]` (as
+/// [`crate::ops::tokens::cpu::split_heads`]), one output row of `d` per task.
+pub fn split_heads(x: &[f32], [n, t, heads, d]: [usize; 4], out: &mut [f32]) -> Result<()> {
+    let op = "split_heads";
+    expect_len(op, "input", x.len(), n * t * heads * d)?;
+    expect_len(op, "output", out.len(), x.len())?;
+    out.par_chunks_mut(d)
+        .enumerate()
+        .with_min_len(64)
+        .for_each(|(row, o)| {
+            let (tok, h, item) = (row % t, (row / t) % heads, row / (t * heads));
+            let at = ((item * t + tok) * heads + h) * d;
+            o.copy_from_slice(&x[at..at + d]);
+        });
+    Ok(())
+}
+
 /// Mean (or max, NaN ignored like `f64::max`) over the tokens of `x: [n, t, d]` into
 /// `out: [n, d]`, summing in token order in f64 (as [`crate::ops::tokens::cpu::reduce_tokens`]).
 pub fn reduce_tokens(

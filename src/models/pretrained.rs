@@ -1,19 +1,12 @@
 //! Published weights by name: a registry of every zoo model with released weights (URL, the
-//! SHA-256 prefix torchvision's file names carry, default preprocessing), a download into the
-//! cache checked before it is kept, and conversion to ventral's strict f32 safetensors.
-//!
-//! Downloads speak plain HTTP/1.1 over `std::net` (enough for a local mirror,
-//! `VENTRAL_PRETRAINED_MIRROR=http://host:port`); an `https://` URL needs a TLS client, which is
-//! not compiled in yet, and fails with the exact cache path to place the file by hand.
+//! SHA-256 prefix torchvision's file names carry, default preprocessing), fetched into the cache
+//! once (`io::download`; `VENTRAL_PRETRAINED_MIRROR=http://host:port` replaces the scheme and
+//! host) and converted once to ventral's strict f32 safetensors.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::io::download::{cache_dir, download, with_base};
 use crate::stimuli::preprocess::{
     Filter, Normalize, Preprocess, IMAGENET, INCEPTION_MEAN, INCEPTION_STD,
 };
@@ -139,9 +132,9 @@ pub const REGISTRY: &[Entry] = &[
     timm("timm/vit_base_patch16_224", "https://huggingface.co/timm/vit_base_patch16_224.augreg2_in21k_ft_in1k/resolve/main/model.safetensors", 0.9, INCEPTION),
     timm("timm/vit_base_patch32_224", "https://huggingface.co/timm/vit_base_patch32_224.augreg_in21k_ft_in1k/resolve/main/model.safetensors", 0.9, INCEPTION),
     timm("timm/vit_large_patch16_224", "https://huggingface.co/timm/vit_large_patch16_224.augreg_in21k_ft_in1k/resolve/main/model.safetensors", 0.9, INCEPTION),
-    timm("timm/deit_tiny_patch16_224", "https://huggingface.co/timm/deit_tiny_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.875, IMAGENET),
-    timm("timm/deit_small_patch16_224", "https://huggingface.co/timm/deit_small_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.875, IMAGENET),
-    timm("timm/deit_base_patch16_224", "https://huggingface.co/timm/deit_base_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.875, IMAGENET),
+    timm("timm/deit_tiny_patch16_224", "https://huggingface.co/timm/deit_tiny_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.9, IMAGENET),
+    timm("timm/deit_small_patch16_224", "https://huggingface.co/timm/deit_small_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.9, IMAGENET),
+    timm("timm/deit_base_patch16_224", "https://huggingface.co/timm/deit_base_patch16_224.fb_in1k/resolve/main/model.safetensors", 0.9, IMAGENET),
 ];
 
 /// The entry of `model` (and `variant`, else the model's default); a usage error listing the
@@ -208,169 +201,6 @@ impl Entry {
     }
 }
 
-/// `url` with its `scheme://host[:port]` replaced by `base`.
-pub fn with_base(url: &str, base: &str) -> String {
-    let after = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let path = url[after..]
-        .find('/')
-        .map(|i| &url[after + i..])
-        .unwrap_or("/");
-    format!("{}{}", base.trim_end_matches('/'), path)
-}
-
-/// `$VENTRAL_CACHE`, else the platform cache dir + `ventral`.
-pub fn cache_dir() -> Result<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(p) = env("VENTRAL_CACHE") {
-        return Ok(p);
-    }
-    let base = if cfg!(target_os = "windows") {
-        env("LOCALAPPDATA")
-    } else if cfg!(target_os = "macos") {
-        env("HOME").map(|h| h.join("Library/Caches"))
-    } else {
-        env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
-    };
-    base.map(|b| b.join("ventral"))
-        .ok_or_else(|| Error::Invalid("no cache directory: set VENTRAL_CACHE".into()))
-}
-
-/// Downloads `url` to `dest` unless it exists (a cache hit never touches the network): streamed
-/// to a temporary name in the same directory, checked against `sha256_prefix`, then renamed.
-/// Returns the SHA-256 of the file.
-pub fn download(
-    url: &str,
-    dest: &Path,
-    sha256_prefix: Option<&str>,
-    quiet: bool,
-) -> Result<String> {
-    if dest.is_file() {
-        return crate::weights::sha256_file(dest);
-    }
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::file(dir, format!("cannot create the cache directory: {e}")))?;
-    let tmp = dir.join(format!(
-        ".{}.part-{}",
-        dest.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("download"),
-        std::process::id()
-    ));
-    let result = fetch_to(url, &tmp, quiet).and_then(|sha| {
-        if let Some(p) = sha256_prefix {
-            if !sha.starts_with(&p.to_ascii_lowercase()) {
-                return Err(Error::file(url, format!("SHA-256 mismatch: expected a hash starting {p}, got {sha}; the download was deleted")));
-            }
-        }
-        std::fs::rename(&tmp, dest).map_err(|e| Error::file(dest, format!("cannot move the download into place: {e}")))?;
-        Ok(sha)
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| match e {
-        Error::File { path, message } if path == url && message.starts_with("cannot connect") => {
-            Error::File {
-                path,
-                message: format!(
-                    "{message}; without network, download it elsewhere and place it at {}",
-                    dest.display()
-                ),
-            }
-        }
-        e => e,
-    })
-}
-
-/// GET `url` (plain HTTP/1.1) into `path`, returning the body's SHA-256.
-fn fetch_to(url: &str, path: &Path, quiet: bool) -> Result<String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        Error::file(
-            url,
-            "cannot connect: only http:// is supported by this build (no TLS client compiled in)",
-        )
-    })?;
-    let (host, req_path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = if host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}:80")
-    };
-    let stream = TcpStream::connect(&addr)
-        .map_err(|e| Error::file(url, format!("cannot connect to {addr}: {e}")))?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let mut w = stream.try_clone().map_err(|e| Error::file(url, e))?;
-    write!(w, "GET {req_path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ventral\r\nConnection: close\r\n\r\n")
-        .map_err(|e| Error::file(url, format!("cannot connect: {e}")))?;
-    let mut r = BufReader::new(stream);
-    let mut line = String::new();
-    r.read_line(&mut line).map_err(|e| Error::file(url, e))?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length: Option<u64> = None;
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).map_err(|e| Error::file(url, e))? == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().ok();
-            }
-        }
-    }
-    if status != 200 {
-        return Err(Error::file(
-            url,
-            format!("HTTP status {status}: {}", line.trim()),
-        ));
-    }
-    let bar = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(length.unwrap_or(0))
-    };
-    let mut out = std::fs::File::create(path)
-        .map_err(|e| Error::file(path, format!("cannot write the download: {e}")))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut got = 0u64;
-    loop {
-        let n = r
-            .read(&mut buf)
-            .map_err(|e| Error::file(url, format!("transfer failed after {got} bytes: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| Error::file(path, e))?;
-        got += n as u64;
-        bar.inc(n as u64);
-    }
-    bar.finish_and_clear();
-    if let Some(l) = length {
-        if got != l {
-            return Err(Error::file(
-                url,
-                format!("transfer cut: got {got} of {l} bytes"),
-            ));
-        }
-    }
-    out.sync_all().map_err(|e| Error::file(path, e))?;
-    Ok(crate::weights::hex(&hasher.finalize()))
-}
-
 /// What [`fetch`] made.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -383,20 +213,31 @@ pub struct Fetched {
     pub preprocess: Preprocess,
 }
 
-/// Downloads (or finds in `cache`) the checkpoint of `entry` from `url` and converts it once.
+/// Downloads (or finds in `cache`) the checkpoint of `entry` from `url` and converts it once. A
+/// converted file already in the cache is a hit: its recorded source URL and SHA-256 are read
+/// from its header, and neither the network nor the raw download is touched.
 pub fn fetch_from(entry: &Entry, url: &str, cache: &Path, quiet: bool) -> Result<Fetched> {
     let model_dir = cache.join(entry.model.replace('/', "--"));
     let converted = model_dir.join(format!("{}.safetensors", entry.variant));
-    let raw = model_dir.join(entry.file_name());
-    let sha256 = download(url, &raw, entry.sha256_prefix, quiet)?;
-    if !converted.is_file() {
-        let graph = crate::models::build(entry.model)?;
-        let w = crate::weights::Weights::load(&raw, &graph.specs)?;
-        let mut meta = std::collections::BTreeMap::new();
-        meta.insert("source_url".to_string(), url.to_string());
-        meta.insert("source_sha256".to_string(), sha256.clone());
-        w.save(&converted, &meta)?;
-    }
+    let recorded = if converted.is_file() {
+        crate::weights::file_metadata(&converted)?
+    } else {
+        Default::default()
+    };
+    let sha256 = match (recorded.get("source_sha256"), recorded.get("source_url")) {
+        (Some(sha), Some(u)) if u == url => sha.clone(),
+        _ => {
+            let raw = model_dir.join(entry.file_name());
+            let sha256 = download(url, &raw, entry.sha256_prefix, quiet)?;
+            let graph = crate::models::build(entry.model)?;
+            let w = crate::weights::Weights::load(&raw, &graph.specs)?;
+            let mut meta = std::collections::BTreeMap::new();
+            meta.insert("source_url".to_string(), url.to_string());
+            meta.insert("source_sha256".to_string(), sha256.clone());
+            w.save(&converted, &meta)?;
+            sha256
+        }
+    };
     Ok(Fetched {
         path: converted,
         url: url.to_string(),
