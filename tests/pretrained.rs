@@ -36,6 +36,28 @@ fn serve(n: usize, response: Vec<u8>) -> (String, Arc<AtomicUsize>) {
     (base, count)
 }
 
+/// Serves `responses` in order, one a request, to whatever path is asked.
+fn serve_seq(responses: Vec<Vec<u8>>) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (s, r) in l.incoming().zip(responses) {
+            let mut s = s.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s.write_all(&r);
+            let _ = s.shutdown(std::net::Shutdown::Write);
+        }
+    });
+    base
+}
+
 fn ok(body: &[u8]) -> Vec<u8> {
     let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
     r.extend_from_slice(body);
@@ -72,6 +94,22 @@ fn fresh_download_then_cache_hit_without_a_request() {
     assert_eq!(download(&url, &dest, Some(&sha[..8]), true).unwrap(), sha);
     assert_eq!(count.load(Ordering::SeqCst), 1);
     assert_eq!(leftovers(dest.parent().unwrap()), 1);
+}
+
+#[test]
+fn redirects_are_followed() {
+    // The hub answers a file URL with a redirect to its storage host.
+    let body = b"redirected checkpoint".to_vec();
+    let storage = serve_seq(vec![ok(&body)]);
+    let redirect = format!(
+        "HTTP/1.1 302 Found\r\nLocation: {storage}/blob/w.pth\r\nContent-Length: 0\r\n\r\n"
+    );
+    let hub = serve_seq(vec![redirect.into_bytes()]);
+    let d = dir("redirect");
+    let dest = d.join("w.pth");
+    let sha = download(&format!("{hub}/resolve/main/w.pth"), &dest, None, true).unwrap();
+    assert_eq!(sha, hex(&body));
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
 }
 
 #[test]
@@ -219,8 +257,30 @@ figures = false
     assert_eq!(m["preprocess"]["preset"], "timm", "{m}");
     assert_eq!(m["preprocess"]["crop"], 224, "{m}");
     assert_eq!(m["input_size"], 224);
+    // A second run finds the converted copy: no request, and the raw download is not even read
+    // (its recorded SHA-256 comes from the converted file's header).
+    let cached = d.join("cache/timm--deit_tiny_patch16_224");
+    std::fs::remove_file(cached.join("deit_tiny_patch16_224.fb_in1k.safetensors")).unwrap();
+    std::fs::remove_dir_all(d.join("out")).unwrap();
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_ventral"))
+        .args(["run", "--quiet", "--device", "native"])
+        .arg(d.join("a.toml"))
+        .env("VENTRAL_CACHE", d.join("cache"))
+        .env("VENTRAL_PRETRAINED_MIRROR", &base)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    let manifest2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest2["models"][0]["pretrained"], m["pretrained"]);
     // The converted copy holds the same weights.
-    let converted = d.join("cache/timm--deit_tiny_patch16_224/default.safetensors");
+    let converted = cached.join("default.safetensors");
     let back = Weights::load(&converted, &graph.specs).unwrap();
     assert_eq!(back.tensors(), w.tensors());
     assert!(matches!(back.source, WeightSource::File { .. }));
