@@ -207,6 +207,107 @@ pub(crate) fn safetensors_values<T>(
     })
 }
 
+/// A safetensors file opened by its header alone: names, dtypes, shapes and metadata; one
+/// tensor at a time is read (as f32), so a file larger than memory can be worked through.
+pub struct TensorFile {
+    path: std::path::PathBuf,
+    /// Name, dtype, shape, byte range within the data section; in data order.
+    entries: Vec<(String, safetensors::Dtype, Vec<usize>, (usize, usize))>,
+    pub metadata: std::collections::HashMap<String, String>,
+    data_start: u64,
+}
+
+impl TensorFile {
+    pub fn open(path: &Path) -> Result<TensorFile> {
+        let bad = |m: String| Error::file(path, format!("not a valid safetensors file: {m}"));
+        let mut f = std::fs::File::open(path)
+            .map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+        let size = f.metadata().map_err(|e| bad(e.to_string()))?.len();
+        let mut len = [0u8; 8];
+        f.read_exact(&mut len).map_err(|e| bad(e.to_string()))?;
+        let n = u64::from_le_bytes(len);
+        if n > (100 << 20) || n + 8 > size {
+            return Err(bad(format!("header of {n} bytes in a file of {size}")));
+        }
+        let mut head = vec![0u8; n as usize];
+        f.read_exact(&mut head).map_err(|e| bad(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&head).map_err(|e| bad(e.to_string()))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| bad("header is not an object".into()))?;
+        let mut metadata = std::collections::HashMap::new();
+        let mut entries = Vec::new();
+        for (name, v) in obj {
+            if name == "__metadata__" {
+                if let Some(m) = v.as_object() {
+                    for (k, v) in m {
+                        if let Some(s) = v.as_str() {
+                            metadata.insert(k.clone(), s.to_string());
+                        }
+                    }
+                }
+                continue;
+            }
+            let info: safetensors::tensor::TensorInfo = serde_json::from_value(v.clone())
+                .map_err(|e| bad(format!("tensor '{name}': {e}")))?;
+            let (lo, hi) = info.data_offsets;
+            let elems = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            let width = info.dtype.bitsize() / 8;
+            if hi < lo
+                || n + 8 + hi as u64 > size
+                || elems.and_then(|e| e.checked_mul(width)) != Some(hi - lo)
+            {
+                return Err(bad(format!(
+                    "tensor '{name}': byte range {lo}..{hi} does not hold shape {:?} of {:?}",
+                    info.shape, info.dtype
+                )));
+            }
+            entries.push((name.clone(), info.dtype, info.shape, (lo, hi)));
+        }
+        entries.sort_by_key(|e| e.3 .0);
+        Ok(TensorFile {
+            path: path.to_path_buf(),
+            entries,
+            metadata,
+            data_start: 8 + n,
+        })
+    }
+
+    /// Tensor names in data order, with their shapes.
+    pub fn tensors(&self) -> impl Iterator<Item = (&str, &[usize])> {
+        self.entries
+            .iter()
+            .map(|(n, _, s, _)| (n.as_str(), s.as_slice()))
+    }
+
+    /// Tensor `name`, widened or narrowed to f32 (floating-point dtypes only).
+    pub fn read_f32(&self, name: &str) -> Result<Vec<f32>> {
+        use std::io::{Seek, SeekFrom};
+        let path = &self.path;
+        let (_, dtype, _, (lo, hi)) = self
+            .entries
+            .iter()
+            .find(|e| e.0 == name)
+            .ok_or_else(|| Error::file(path, format!("no tensor '{name}'")))?;
+        let mut f = std::fs::File::open(path)
+            .map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+        f.seek(SeekFrom::Start(self.data_start + *lo as u64))
+            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        let mut bytes = vec![0u8; hi - lo];
+        f.read_exact(&mut bytes)
+            .map_err(|e| Error::file(path, format!("tensor '{name}': {e}")))?;
+        if *dtype == safetensors::Dtype::F32 {
+            return Ok(bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect());
+        }
+        safetensors_values(*dtype, &bytes, |v| v as f32)
+            .map_err(|m| Error::file(path, format!("tensor '{name}': {m}")))
+    }
+}
+
 /// A whole array in memory, values widened to f64.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Array {

@@ -43,6 +43,7 @@ pub mod exec;
 pub mod gpu;
 pub mod io;
 pub mod mat;
+pub mod measures;
 pub mod models;
 pub mod ops;
 pub mod output;

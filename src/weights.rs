@@ -343,28 +343,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// The `__metadata__` of a safetensors file, read from its header alone (the tensors are not
 /// read).
 pub fn file_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>> {
-    use std::io::Read;
-    let bad = |m: String| Error::file(path, format!("not a valid safetensors file: {m}"));
-    let mut f =
-        std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
-    let mut len = [0u8; 8];
-    f.read_exact(&mut len).map_err(|e| bad(e.to_string()))?;
-    let n = u64::from_le_bytes(len);
-    if n > 100 << 20 {
-        return Err(bad(format!("header of {n} bytes")));
-    }
-    let mut head = vec![0u8; n as usize];
-    f.read_exact(&mut head).map_err(|e| bad(e.to_string()))?;
-    let value: serde_json::Value = serde_json::from_slice(&head).map_err(|e| bad(e.to_string()))?;
-    Ok(value
-        .get("__metadata__")
-        .and_then(|m| m.as_object())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(crate::arrays::TensorFile::open(path)?.metadata)
 }
 
 /// SHA-256 of bytes in memory, lower-case hex.

@@ -1,0 +1,8 @@
+//! Measures of Conwell et al. 2024 (SCIENCE.md §5) beyond RSA: voxel-wise encoding models on
+//! randomly projected features ([`encoding`]) and effective dimensionality ([`dimensionality`]).
+//!
+//! Like `rsa/`, this module knows matrices, not networks: features arrive as `[n, p]` rows.
+
+pub mod dimensionality;
+pub mod encoding;
+pub mod report;
