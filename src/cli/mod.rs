@@ -6,6 +6,7 @@ mod cka;
 mod classify;
 mod compare;
 mod devices;
+mod encode;
 mod extract;
 mod layers;
 mod model_args;
@@ -59,6 +60,9 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Linear CKA between activation tensors (layer × layer matrix).
     Cka(cka::CkaArgs),
+    /// Voxel-wise encoding, veRSA and cRSA of activation tensors against brain responses
+    /// (ridge with exact leave-one-out on sparse random projections; Conwell et al. 2024).
+    Encode(Box<encode::EncodeArgs>),
     /// Top-k ImageNet classes per image, with names and probabilities (checks weights and preprocessing).
     Classify(Box<classify::ClassifyArgs>),
 }
@@ -143,5 +147,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Compare(a) => compare::run(&a),
         Command::Cka(a) => cka::run(&a),
         Command::Classify(a) => classify::run(&a),
+        Command::Encode(a) => encode::run(&a),
     }
 }

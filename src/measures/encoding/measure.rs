@@ -184,6 +184,7 @@ pub struct EncodingReport {
     pub settings: EncodingSettings,
     pub targets: Vec<(String, String)>,
     pub layers: Vec<LayerResult>,
+    keep_predictions: bool,
 }
 
 /// One layer's scores against each target (in `EncodingReport::targets` order).
@@ -196,46 +197,58 @@ pub struct LayerResult {
     pub evaluations: Vec<Evaluation>,
 }
 
-/// Scores `layers` against `targets` with `settings`; `progress` is called once per layer.
-pub fn encode(
-    layers: Vec<LayerFeatures>,
-    targets: &[Target],
-    settings: &EncodingSettings,
-    progress: &dyn Fn(&str),
-) -> Result<EncodingReport> {
-    let n = targets.first().map_or(0, |t| t.y.nrows());
-    let folds: Vec<Fold> = settings.split.folds(n)?;
-    let mut out = Vec::new();
-    for l in layers {
-        progress(&l.layer);
+impl EncodingReport {
+    /// An empty report for `targets`; with `keep_predictions` each evaluation keeps its held-out
+    /// predictions (for [`EncodingReport::write_voxels`]), else only the scores.
+    pub fn new(settings: &EncodingSettings, targets: &[Target], keep_predictions: bool) -> Self {
+        EncodingReport {
+            settings: settings.clone(),
+            targets: targets
+                .iter()
+                .map(|t| (t.subject.clone(), t.region.clone()))
+                .collect(),
+            layers: Vec::new(),
+            keep_predictions,
+        }
+    }
+
+    /// Scores one layer against every target (the same targets as [`EncodingReport::new`]);
+    /// the layer's features are dropped afterwards.
+    pub fn add(&mut self, layer: LayerFeatures, targets: &[Target]) -> Result<()> {
+        let n = targets.first().map_or(0, |t| t.y.nrows());
+        let folds: Vec<Fold> = self.settings.split.folds(n)?;
         let evaluations = targets
             .iter()
             .map(|t| {
-                evaluate(l.features.as_ref(), &l.rdm, t, &folds, &settings.ridge).map_err(|e| {
+                let mut e = evaluate(
+                    layer.features.as_ref(),
+                    &layer.rdm,
+                    t,
+                    &folds,
+                    &self.settings.ridge,
+                )
+                .map_err(|e| {
                     Error::Invalid(format!(
                         "{}/{} vs {}/{}: {e}",
-                        l.model, l.layer, t.subject, t.region
+                        layer.model, layer.layer, t.subject, t.region
                     ))
-                })
+                })?;
+                if !self.keep_predictions {
+                    e.predictions = Mat::zeros(0, 0);
+                }
+                Ok(e)
             })
             .collect::<Result<Vec<_>>>()?;
-        out.push(LayerResult {
-            model: l.model,
-            layer: l.layer,
-            components: l.features.ncols(),
-            ed_raw: l.ed_raw,
-            ed_projected: l.ed_projected,
+        self.layers.push(LayerResult {
+            model: layer.model,
+            layer: layer.layer,
+            components: layer.features.ncols(),
+            ed_raw: layer.ed_raw,
+            ed_projected: layer.ed_projected,
             evaluations,
         });
+        Ok(())
     }
-    Ok(EncodingReport {
-        settings: settings.clone(),
-        targets: targets
-            .iter()
-            .map(|t| (t.subject.clone(), t.region.clone()))
-            .collect(),
-        layers: out,
-    })
 }
 
 /// The scores of a report, by name: (train, test) of one evaluation.
@@ -359,7 +372,7 @@ impl EncodingReport {
         t
     }
 
-    /// Per layer and target: held-out predictions `[n_test, V]`, the chosen α, test r, test R²
+    /// Per layer and target: held-out predictions `[n_test, V]` (when kept), the chosen α, test r, test R²
     /// and LOO r per voxel `[V]`, and the held-out stimulus indices, as f32 safetensors
     /// (`<model>/<layer>/<subject>/<region>/predictions`, …), settings in the metadata.
     pub fn write_voxels(&self, path: &Path) -> Result<()> {
@@ -370,14 +383,19 @@ impl EncodingReport {
             for (ti, e) in l.evaluations.iter().enumerate() {
                 let (subject, region) = &self.targets[ti];
                 let base = format!("{}/{}/{subject}/{region}", l.model, l.layer);
-                let (m, v) = e.predictions.shape();
+                let (m, v) = (e.test_index.len(), e.voxels.test_r.len());
                 let f = |x: &[f64]| x.iter().map(|&a| a as f32).collect::<Vec<f32>>();
-                let pred: Vec<f32> = (0..m * v)
-                    .map(|i| e.predictions[(i / v, i % v)] as f32)
-                    .collect();
+                if self.keep_predictions {
+                    names.push(format!("{base}/predictions"));
+                    shapes.push(vec![m, v]);
+                    data.push(
+                        (0..m * v)
+                            .map(|i| e.predictions[(i / v, i % v)] as f32)
+                            .collect(),
+                    );
+                }
                 let idx: Vec<f32> = e.test_index.iter().map(|&i| i as f32).collect();
                 for (what, shape, values) in [
-                    ("predictions", vec![m, v], pred),
                     ("alpha", vec![v], f(&e.voxels.alpha)),
                     ("test_r", vec![v], f(&e.voxels.test_r)),
                     ("test_r2", vec![v], f(&e.voxels.test_r2)),
