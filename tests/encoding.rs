@@ -278,7 +278,11 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     .unwrap();
     let g = good.to_str().unwrap();
     // α ≤ 0, a split with 2 train stimuli, a bad extension: usage errors.
-    check(&["--responses", g, "--alphas", "1,0"], 2, &["--alphas"]);
+    check(
+        &["--responses", g, "--alphas", "1,0"],
+        2,
+        &["alphas", "> 0"],
+    );
     let marks = d.join("split.txt");
     let text: String = (0..N)
         .map(|i| if i < 2 { "train\n" } else { "test\n" })
@@ -303,5 +307,92 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         d.join("r.txt").to_str().unwrap(),
     ]);
     assert_eq!(run.status.code(), Some(2));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// `ventral run` with `[[measure]]` tables and no `[[brain]]`: encoding of simulated voxels and
+/// effective dimensionality from one extraction, written as encoding.csv/.json,
+/// encoding_voxels.safetensors and dimensionality.csv, recorded in the manifest.
+#[test]
+fn an_analysis_runs_encoding_and_dimensionality_measures() {
+    let d = dir("analysis");
+    std::fs::create_dir_all(&d).unwrap();
+    let toml = r#"
+[stimuli]
+procedural = "shapes"
+size = 64
+[[model]]
+name = "alexnet"
+seed = 0
+layers = ["features.2", "features.5", "classifier.6"]
+batch = 8
+[[measure]]
+kind = "encoding"
+split = "kfold:3"
+seed = 5
+[measure.simulated]
+subjects = 2
+voxels = 20
+noise = 0.5
+seed = 1
+[[measure]]
+kind = "dimensionality"
+[output]
+folder = "out"
+figures = false
+"#;
+    std::fs::write(d.join("a.toml"), toml).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_ventral"))
+        .args(["run", "--quiet", "--device", "native"])
+        .arg(d.join("a.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = d.join("out");
+    let csv = std::fs::read_to_string(out.join("encoding.csv")).unwrap();
+    let r = rows(&csv);
+    // 3 layers × 2 subjects × 7 scores + 3 × 2 dimensionality rows.
+    assert_eq!(r.len(), 3 * 2 * 7 + 3 * 2, "{csv}");
+    assert!(csv.contains(",kfold:3,srp,5,r"), "{csv}");
+    let (_, test, _) = get(&r, "features.5", "encoding_r");
+    assert!(test.is_finite(), "{csv}");
+    let dims = std::fs::read_to_string(out.join("dimensionality.csv")).unwrap();
+    assert_eq!(dims.lines().count(), 4, "{dims}");
+    assert!(dims.starts_with("model,layer,effective_dimensionality\nalexnet-seed0,features.2,"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    for f in [
+        "encoding.csv",
+        "encoding.json",
+        "encoding_voxels.safetensors",
+        "dimensionality.csv",
+    ] {
+        assert!(files.contains(&f), "{files:?}");
+    }
+    assert_eq!(manifest["analysis"]["measure"][0]["kind"], "encoding");
+    assert_eq!(manifest["analysis"]["measure"][0]["seed"], 5);
+    // A wrong measure setting is a usage error before any work.
+    std::fs::write(d.join("b.toml"), toml.replace("kfold:3", "kfold:1")).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_ventral"))
+        .args(["run", "--quiet", "--device", "native"])
+        .arg(d.join("b.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -27,8 +27,100 @@ pub struct AnalysisConfig {
     pub brain: Vec<BrainConfig>,
     #[serde(default)]
     pub compare: CompareConfig,
+    /// `[[measure]]` tables: what is computed from one extraction (default: RSA alone).
+    #[serde(default, rename = "measure", skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<MeasureConfig>,
     #[serde(default)]
     pub output: OutputConfig,
+}
+
+/// One measure of the layers: `kind = "rsa"` (model RDMs against `[[brain]]` RDMs, with the
+/// `[compare]` settings), `"encoding"` (voxel-wise encoding, veRSA and cRSA against responses)
+/// or `"dimensionality"` (effective dimensionality of every layer).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum MeasureConfig {
+    Rsa {},
+    Encoding(EncodingConfig),
+    Dimensionality {},
+}
+
+/// `[[measure]] kind = "encoding"`: responses from files or simulated, and the method's settings
+/// (the flags of `ventral encode`, same defaults).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncodingConfig {
+    /// Response files ([stimuli, voxels] per subject and region; see `ventral encode`).
+    pub responses: Vec<PathBuf>,
+    /// Simulated voxels (the demo's).
+    pub simulated: Option<SimulatedVoxels>,
+    /// Only these subjects (default all).
+    pub subjects: Vec<String>,
+    /// Only these capture points (default every captured point).
+    pub layers: Option<Layers>,
+    /// even-odd (default), kfold:K, or a file of train/test marks.
+    pub split: String,
+    /// Ridge penalties (default 0.1, 1, …, 1e5).
+    pub alphas: Vec<f64>,
+    /// r (default: per-voxel LOO Pearson) or r2 (LOO squared error).
+    pub select: String,
+    /// srp (default) or none.
+    pub projection: String,
+    pub eps: f64,
+    /// standard (default) or none.
+    pub scale: String,
+    /// Seed of the projection (default 0).
+    pub seed: u64,
+    /// Also keep the held-out predictions in `encoding_voxels.safetensors` (default false).
+    pub predictions: bool,
+}
+
+impl Default for EncodingConfig {
+    fn default() -> Self {
+        EncodingConfig {
+            responses: Vec::new(),
+            simulated: None,
+            subjects: Vec::new(),
+            layers: None,
+            split: "even-odd".into(),
+            alphas: Vec::new(),
+            select: "r".into(),
+            projection: "srp".into(),
+            eps: 0.1,
+            scale: "standard".into(),
+            seed: 0,
+            predictions: false,
+        }
+    }
+}
+
+impl EncodingConfig {
+    pub fn settings(&self) -> Result<crate::measures::encoding::measure::EncodingSettings> {
+        crate::measures::encoding::measure::EncodingSettings::from_words(
+            &self.split,
+            &self.projection,
+            self.eps,
+            self.seed,
+            &self.scale,
+            &self.select,
+            &self.alphas,
+        )
+        .map_err(|e| Error::Invalid(format!("[[measure]] encoding: {e}")))
+    }
+}
+
+/// Voxel responses drawn from a procedural set's labels: voxel v's response to stimulus i is
+/// `a[v, category_i] + b[v]·magnitude_i + noise·ε`, with a, b, ε ~ N(0, 1) from ChaCha8 seeded
+/// by (seed, subject).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedVoxels {
+    pub subjects: usize,
+    pub voxels: usize,
+    pub noise: f64,
+    pub seed: u64,
+    /// Region name (default "simulated").
+    pub region: Option<String>,
 }
 
 /// Exactly one of `folder`, `manifest`, `tensor` or `procedural`.
@@ -50,7 +142,7 @@ pub struct StimuliConfig {
 }
 
 /// Capture points: `"all"` or a list of names (see `ventral layers`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Layers {
     One(String),
@@ -258,6 +350,15 @@ impl AnalysisConfig {
         for b in &mut self.brain {
             fix(&mut b.file);
         }
+        for m in &mut self.measures {
+            if let MeasureConfig::Encoding(e) = m {
+                for r in &mut e.responses {
+                    if r.is_relative() {
+                        *r = base.join(&*r);
+                    }
+                }
+            }
+        }
         if self.output.folder.is_relative() {
             self.output.folder = base.join(&self.output.folder);
         }
@@ -332,10 +433,26 @@ impl AnalysisConfig {
             }
             labels.push(l);
         }
-        if self.brain.is_empty() {
+        let rsa = self.measures.is_empty()
+            || self
+                .measures
+                .iter()
+                .any(|m| matches!(m, MeasureConfig::Rsa {}));
+        if rsa && self.brain.is_empty() {
             return Err(Error::Invalid(
                 "no [[brain]]: give at least one RDM file (or simulated subjects)".into(),
             ));
+        }
+        for m in &self.measures {
+            if let MeasureConfig::Encoding(e) = m {
+                if e.responses.is_empty() == e.simulated.is_none() {
+                    return Err(Error::Invalid(
+                        "[[measure]] encoding: give either responses = [FILE, …] or simulated = { … }"
+                            .into(),
+                    ));
+                }
+                e.settings()?;
+            }
         }
         for b in &self.brain {
             if b.file.is_some() == b.simulated.is_some() {
@@ -356,7 +473,9 @@ impl AnalysisConfig {
     }
 
     /// The built-in demo: procedural stimuli, seeded random AlexNet and ResNet-18, four simulated
-    /// subjects, Spearman and Kendall τa with permutations, noise ceiling and bootstrap.
+    /// subjects, Spearman and Kendall τa with permutations, noise ceiling and bootstrap; and
+    /// voxel-wise encoding of two simulated subjects' voxels, and every layer's effective
+    /// dimensionality.
     pub fn demo(folder: PathBuf) -> AnalysisConfig {
         let model = |name: &str| ModelConfig {
             name: name.into(),
@@ -397,6 +516,20 @@ impl AnalysisConfig {
                 bootstrap: 200,
                 ..CompareConfig::default()
             },
+            measures: vec![
+                MeasureConfig::Rsa {},
+                MeasureConfig::Encoding(EncodingConfig {
+                    simulated: Some(SimulatedVoxels {
+                        subjects: 2,
+                        voxels: 100,
+                        noise: 1.0,
+                        seed: 2,
+                        region: None,
+                    }),
+                    ..EncodingConfig::default()
+                }),
+                MeasureConfig::Dimensionality {},
+            ],
             output: OutputConfig {
                 folder,
                 ..OutputConfig::default()

@@ -1,6 +1,7 @@
-//! The main job, `ventral run`: stimuli → networks → RDMs → brain comparison → report. This
-//! module wires the rooms together (stimuli, models, rsa); it computes nothing of its own beyond
-//! the demo's simulated subjects.
+//! The main job, `ventral run`: stimuli → networks → RDMs → measures (RSA against brain RDMs,
+//! voxel-wise encoding against responses, effective dimensionality) → report. This module wires
+//! the rooms together (stimuli, models, rsa, measures); it computes nothing of its own beyond
+//! the demo's simulated subjects and voxels.
 
 pub mod config;
 pub mod extract;
@@ -18,6 +19,9 @@ pub use config::AnalysisConfig;
 use crate::arrays::TensorWriter;
 use crate::error::{Error, Result};
 use crate::exec::{Engine, EngineReport};
+use crate::measures::dimensionality::ed_from_features;
+use crate::measures::encoding::evaluate::Target;
+use crate::measures::encoding::measure::{EncodingReport, LayerFeatures, LayerProjector};
 use crate::models::{build, Capture, Network, Reduce};
 use crate::rsa::bootstrap::Resample;
 use crate::rsa::load::{read_rdms, NamedRdm};
@@ -99,8 +103,12 @@ pub struct AnalysisResult {
     pub executor: EngineReport,
     pub regions: Vec<Region>,
     pub models: Vec<ModelResult>,
-    /// One per (region, method), region-major.
+    /// One per (region, method), region-major (empty when RSA is not a measure).
     pub summaries: Vec<(String, Summary)>,
+    /// The encoding measure's scores, when asked for.
+    pub encoding: Option<EncodingReport>,
+    /// Effective dimensionality of every captured point (model, point, ED), when asked for.
+    pub dimensionality: Vec<(String, String, f64)>,
     pub seconds_total: f64,
 }
 
@@ -149,6 +157,56 @@ pub fn simulate_subjects(
             }
         })
         .collect())
+}
+
+/// The demo's voxels (see [`config::SimulatedVoxels`]): one target per subject.
+pub fn simulate_voxels(
+    stimuli: &StimulusSet,
+    sim: &config::SimulatedVoxels,
+) -> Result<Vec<Target>> {
+    let col = |name: &str| stimuli.label_columns.iter().position(|c| c == name);
+    let Some(cat) = col("category") else {
+        return Err(Error::Invalid(
+            "simulated voxels need a 'category' label column (procedural stimuli or a manifest with one)".into(),
+        ));
+    };
+    if sim.subjects == 0 || sim.voxels == 0 || !(sim.noise >= 0.0) {
+        return Err(Error::Invalid(
+            "simulated voxels: subjects ≥ 1, voxels ≥ 1 and noise ≥ 0".into(),
+        ));
+    }
+    let mag = col("magnitude");
+    let n = stimuli.len();
+    let mut categories: Vec<&str> = stimuli.labels.iter().map(|l| l[cat].as_str()).collect();
+    categories.sort_unstable();
+    categories.dedup();
+    let region = sim.region.clone().unwrap_or_else(|| "simulated".into());
+    (0..sim.subjects)
+        .map(|s| {
+            let mut rng = ChaCha8Rng::seed_from_u64(sim.seed.wrapping_mul(1_000_003) ^ s as u64);
+            let mut normal = || {
+                let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
+                (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+            };
+            let a: Vec<f64> = (0..sim.voxels * categories.len())
+                .map(|_| normal())
+                .collect();
+            let b: Vec<f64> = (0..sim.voxels).map(|_| normal()).collect();
+            let mut y = faer::Mat::<f64>::zeros(n, sim.voxels);
+            for i in 0..n {
+                let c = categories
+                    .binary_search(&stimuli.labels[i][cat].as_str())
+                    .expect("a listed category");
+                let m: f64 = mag
+                    .and_then(|m| stimuli.labels[i][m].parse().ok())
+                    .unwrap_or(0.0);
+                for v in 0..sim.voxels {
+                    y[(i, v)] = a[v * categories.len() + c] + b[v] * m + sim.noise * normal();
+                }
+            }
+            Target::new(&format!("subject{:02}", s + 1), &region, y, None)
+        })
+        .collect()
 }
 
 /// The subject RDMs of every `[[brain]]` entry, grouped by region, checked against N.
@@ -300,6 +358,52 @@ pub fn run_analysis(
     let mut stimuli = open_stimuli(cfg)?;
     let n = stimuli.len();
     let regions = load_regions(cfg, &stimuli)?;
+    use config::MeasureConfig;
+    let rsa_wanted = cfg.measures.is_empty()
+        || cfg
+            .measures
+            .iter()
+            .any(|m| matches!(m, MeasureConfig::Rsa {}));
+    let dimensionality_wanted = cfg
+        .measures
+        .iter()
+        .any(|m| matches!(m, MeasureConfig::Dimensionality {}));
+    let encodings: Vec<&config::EncodingConfig> = cfg
+        .measures
+        .iter()
+        .filter_map(|m| match m {
+            MeasureConfig::Encoding(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    if encodings.len() > 1 {
+        return Err(Error::Invalid(
+            "one [[measure]] kind = \"encoding\" per analysis (list every response file in it)"
+                .into(),
+        ));
+    }
+    let mut encoding = match encodings.first() {
+        Some(e) => {
+            let settings = e.settings()?;
+            settings.split.folds(n)?;
+            let mut targets = Vec::new();
+            for path in &e.responses {
+                targets.extend(crate::measures::encoding::responses::read_targets(
+                    path,
+                    n,
+                    Some(&stimuli.names),
+                    &e.subjects,
+                )?);
+            }
+            if let Some(sim) = &e.simulated {
+                targets.extend(simulate_voxels(&stimuli, sim)?);
+            }
+            let report = EncodingReport::new(&settings, &targets, e.predictions);
+            Some((*e, settings, targets, report))
+        }
+        None => None,
+    };
+    let mut dimensionality = Vec::new();
     let mut prepared = Vec::new();
     for m in &cfg.models {
         let graph = build(&m.name)?;
@@ -366,6 +470,28 @@ pub fn run_analysis(
         } else {
             None
         };
+        let encoded: Vec<bool> = match &encoding {
+            Some((e, ..)) => {
+                let only = e.layers.as_ref().map(|l| {
+                    l.spec()
+                        .split(',')
+                        .map(str::trim)
+                        .map(str::to_string)
+                        .collect::<Vec<String>>()
+                });
+                if let Some(missing) = only.iter().flatten().find(|l| !capture.points.contains(l)) {
+                    return Err(Error::Invalid(format!(
+                        "[[measure]] encoding: layer '{missing}' is not captured from model '{label}'"
+                    )));
+                }
+                capture
+                    .points
+                    .iter()
+                    .map(|p| only.as_ref().is_none_or(|o| o.contains(p)))
+                    .collect()
+            }
+            None => vec![false; capture.points.len()],
+        };
         let net = Network::new(engine, graph, &weights)?;
         let mut rdms = vec![Vec::new(); capture.points.len()];
         let mut degenerate = BTreeMap::new();
@@ -381,11 +507,24 @@ pub fn run_analysis(
                 .iter()
                 .map(|&i| Vec::with_capacity(n * features[i]))
                 .collect();
+            // The encoding measure's projection runs on each batch as it streams past.
+            let mut projectors: Vec<Option<LayerProjector>> = group
+                .iter()
+                .map(|&i| match &encoding {
+                    Some((_, settings, ..)) if encoded[i] => {
+                        LayerProjector::new(n, features[i], settings.projection).map(Some)
+                    }
+                    _ => Ok(None),
+                })
+                .collect::<Result<_>>()?;
             let t = Instant::now();
             let sink = |lo: usize, hi: usize, out: Vec<Vec<f32>>| {
                 for (k, o) in out.into_iter().enumerate() {
                     if let Some(wr) = writer.as_mut() {
                         wr.write_tensor_rows(group[k], lo, &o)?;
+                    }
+                    if let Some(p) = projectors[k].as_mut() {
+                        p.push(lo, hi, &o)?;
                     }
                     acts[k].extend_from_slice(&o);
                 }
@@ -427,6 +566,34 @@ pub fn run_analysis(
                 rdms[i] = r.condensed;
             }
             t_rdm += t.elapsed().as_secs_f64();
+            for (k, &i) in group.iter().enumerate() {
+                let point = &capture.points[i];
+                let needs_ed = dimensionality_wanted || projectors[k].is_some();
+                let ed_raw = if needs_ed {
+                    ed_from_features(&acts[k], n, features[i])?
+                } else {
+                    f64::NAN
+                };
+                if dimensionality_wanted {
+                    dimensionality.push((label.clone(), point.clone(), ed_raw));
+                }
+                if let (Some(p), Some((_, _, targets, report))) =
+                    (projectors[k].take(), encoding.as_mut())
+                {
+                    progress.stage(&format!("{label}/{point}: encoding"), 1);
+                    let (features, ed_projected) = p.finish()?;
+                    let layer = LayerFeatures {
+                        model: label.clone(),
+                        layer: point.clone(),
+                        features,
+                        rdm: rdms[i].clone(),
+                        ed_raw,
+                        ed_projected,
+                    };
+                    report.add(layer, targets)?;
+                    progress.finish();
+                }
+            }
         }
         progress.finish();
         if let Some(wr) = writer {
@@ -464,7 +631,7 @@ pub fn run_analysis(
         })
         .collect();
     let mut summaries = Vec::new();
-    for region in &regions {
+    for region in regions.iter().filter(|_| rsa_wanted) {
         for &method in &methods {
             let opts = SummaryOptions {
                 method,
@@ -504,6 +671,8 @@ pub fn run_analysis(
         regions,
         models,
         summaries,
+        encoding: encoding.map(|(_, _, _, report)| report),
+        dimensionality,
         seconds_total: start.elapsed().as_secs_f64(),
     })
 }

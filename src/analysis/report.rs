@@ -249,6 +249,32 @@ pub fn write_outputs(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> 
     w.finish()?;
     files.push(rdms);
 
+    if let Some(enc) = &r.encoding {
+        let table = enc.table();
+        for name in ["encoding.csv", "encoding.json"] {
+            let path = folder.join(name);
+            table.write(&path)?;
+            files.push(path);
+        }
+        let voxels = folder.join("encoding_voxels.safetensors");
+        enc.write_voxels(&voxels)?;
+        files.push(voxels);
+    }
+    if !r.dimensionality.is_empty() {
+        use crate::measures::report::{Cell, Table};
+        let mut t = Table::new(vec![
+            "model".into(),
+            "layer".into(),
+            "effective_dimensionality".into(),
+        ]);
+        for (m, l, ed) in &r.dimensionality {
+            t.push(vec![Cell::text(m), Cell::text(l), Cell::num(*ed)]);
+        }
+        let path = folder.join("dimensionality.csv");
+        t.write(&path)?;
+        files.push(path);
+    }
+
     let toml_path = folder.join("analysis.toml");
     write_text(
         &toml_path,
@@ -395,6 +421,54 @@ pub fn summary_table(r: &AnalysisResult) -> String {
                 out,
                 "  noise ceiling: lower {:.4}, upper {:.4}",
                 c.lower, c.upper
+            );
+        }
+    }
+    if let Some(enc) = &r.encoding {
+        out += &encoding_summary(enc);
+    }
+    out
+}
+
+/// Per target and model: the layer chosen on train by mean LOO voxel r, with its held-out
+/// voxel r, veRSA and cRSA (each of those with its own train-chosen layer).
+fn encoding_summary(enc: &crate::measures::encoding::measure::EncodingReport) -> String {
+    let mut out = String::new();
+    let selected = enc.selected();
+    let mut models: Vec<&str> = enc.layers.iter().map(|l| l.model.as_str()).collect();
+    models.dedup();
+    for (t, (subject, region)) in enc.targets.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "\n{region} / {subject} — encoding ({}), held-out scores of the layer chosen on train",
+            enc.settings.split.describe()
+        );
+        let _ = writeln!(
+            out,
+            "  {:24}  {:>24}  {:>24}  {:>24}",
+            "model", "voxel r (layer)", "veRSA (layer)", "cRSA (layer)"
+        );
+        for m in &models {
+            let cell = |score: &'static str| {
+                selected
+                    .get(&(m.to_string(), t, score))
+                    .map_or(String::from("–"), |&li| {
+                        let l = &enc.layers[li];
+                        let e = &l.evaluations[t];
+                        let v = match score {
+                            "encoding_r" => e.test.mean_r,
+                            "versa" => e.versa_test,
+                            _ => e.crsa_test,
+                        };
+                        format!("{v:.3} ({})", l.layer)
+                    })
+            };
+            let _ = writeln!(
+                out,
+                "  {m:24}  {:>24}  {:>24}  {:>24}",
+                cell("encoding_r"),
+                cell("versa"),
+                cell("crsa")
             );
         }
     }

@@ -8,12 +8,8 @@ use clap::Args;
 use super::Failure;
 use crate::arrays::TensorFile;
 use crate::error::Error;
-use crate::measures::encoding::evaluate::Split;
-use crate::measures::encoding::measure::{
-    EncodingReport, EncodingSettings, LayerFeatures, Projection,
-};
+use crate::measures::encoding::measure::{EncodingReport, EncodingSettings, LayerFeatures};
 use crate::measures::encoding::responses::read_targets;
-use crate::measures::encoding::{RidgeOptions, Select};
 use crate::measures::report::format_of;
 use crate::rsa::rdm::{rdms_on, Metric, Patterns};
 
@@ -66,53 +62,15 @@ pub struct EncodeArgs {
 impl EncodeArgs {
     /// The settings these flags ask for (usage errors for bad values).
     pub fn settings(&self) -> Result<EncodingSettings, Error> {
-        let projection = match self.projection.as_str() {
-            "srp" => {
-                if !(self.eps > 0.0 && self.eps < 1.0) {
-                    return Err(Error::Invalid(format!(
-                        "--eps {}: must lie in (0, 1)",
-                        self.eps
-                    )));
-                }
-                Projection::Srp {
-                    eps: self.eps,
-                    seed: self.seed,
-                }
-            }
-            "none" => Projection::None,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "--projection {other}: use srp or none"
-                )))
-            }
-        };
-        let standardize = match self.scale.as_str() {
-            "standard" => true,
-            "none" => false,
-            other => {
-                return Err(Error::Invalid(format!(
-                    "--scale {other}: use standard or none"
-                )))
-            }
-        };
-        let mut ridge = RidgeOptions {
-            select: self.select.parse::<Select>()?,
-            standardize,
-            ..RidgeOptions::default()
-        };
-        if !self.alphas.is_empty() {
-            if let Some(a) = self.alphas.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
-                return Err(Error::Invalid(format!(
-                    "--alphas: every penalty must be > 0 (got {a})"
-                )));
-            }
-            ridge.alphas = self.alphas.clone();
-        }
-        Ok(EncodingSettings {
-            split: Split::parse(&self.split)?,
-            projection,
-            ridge,
-        })
+        EncodingSettings::from_words(
+            &self.split,
+            &self.projection,
+            self.eps,
+            self.seed,
+            &self.scale,
+            &self.select,
+            &self.alphas,
+        )
     }
 }
 

@@ -45,6 +45,59 @@ impl EncodingSettings {
         }
     }
 
+    /// The settings named by words, as the CLI flags and the analysis file give them: split
+    /// (`even-odd`, `kfold:K`, a file), projection (`srp`, `none`), eps, seed, scale
+    /// (`standard`, `none`), select (`r`, `r2`), alphas (empty: Conwell's grid). Bad values are
+    /// usage errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_words(
+        split: &str,
+        projection: &str,
+        eps: f64,
+        seed: u64,
+        scale: &str,
+        select: &str,
+        alphas: &[f64],
+    ) -> Result<EncodingSettings> {
+        let projection = match projection {
+            "srp" if eps > 0.0 && eps < 1.0 => Projection::Srp { eps, seed },
+            "srp" => return Err(Error::Invalid(format!("eps {eps}: must lie in (0, 1)"))),
+            "none" => Projection::None,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "projection '{other}': use srp or none"
+                )))
+            }
+        };
+        let standardize = match scale {
+            "standard" => true,
+            "none" => false,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "scale '{other}': use standard or none"
+                )))
+            }
+        };
+        let mut ridge = RidgeOptions {
+            select: select.parse::<super::Select>()?,
+            standardize,
+            ..RidgeOptions::default()
+        };
+        if !alphas.is_empty() {
+            if let Some(a) = alphas.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
+                return Err(Error::Invalid(format!(
+                    "alphas: every penalty must be > 0 (got {a})"
+                )));
+            }
+            ridge.alphas = alphas.to_vec();
+        }
+        Ok(EncodingSettings {
+            split: Split::parse(split)?,
+            projection,
+            ridge,
+        })
+    }
+
     /// The settings as key/value pairs (manifest, file metadata).
     pub fn record(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
