@@ -556,13 +556,17 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("kind,model,other,subject,method,score"));
+    // The columns `ventral run` writes in results.csv too.
+    assert!(lines[0].starts_with(
+        "kind,region,method,model,layer,layer_index,subject,score,sem,p_value,ci_low,ci_high,noise_ceiling_lower,noise_ceiling_upper,other,permutations,bootstrap,seed"
+    ));
     let subject0: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(
-        &subject0[..5],
-        ["subject", "layer", "", "brain[0]", "spearman"]
+        &subject0[..7],
+        ["subject", "", "spearman", "layer", "", "0", "brain[0]"]
     );
-    let score: f64 = subject0[5].parse().unwrap();
+    assert_eq!(&subject0[15..], ["719", "50", "3"]);
+    let score: f64 = subject0[7].parse().unwrap();
     let want = ventral::rsa::compare(
         &model,
         &ventral::rsa::square_to_condensed(&subjects[0], 6, "s").unwrap(),
@@ -572,11 +576,11 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
         (score - want).abs() < 1e-6 && score > 0.99,
         "{score} vs {want}"
     );
-    let group = lines.iter().find(|l| l.starts_with("group,")).unwrap();
+    let group = lines.iter().find(|l| l.starts_with("layer,")).unwrap();
     let cols: Vec<&str> = group.split(',').collect();
-    let (mean, p_value): (f64, f64) = (cols[5].parse().unwrap(), cols[7].parse().unwrap());
+    let (mean, p_value): (f64, f64) = (cols[7].parse().unwrap(), cols[9].parse().unwrap());
     assert!(mean > 0.5 && p_value < 0.05, "{group}");
-    let (lower, upper): (f64, f64) = (cols[10].parse().unwrap(), cols[11].parse().unwrap());
+    let (lower, upper): (f64, f64) = (cols[12].parse().unwrap(), cols[13].parse().unwrap());
     assert!(lower <= upper && upper <= 1.0, "{group}");
 
     // Errors: N mismatch, unknown method, corrupt RDM file; nothing written.

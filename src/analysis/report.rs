@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::AnalysisResult;
 use crate::arrays::TensorWriter;
 use crate::error::{Error, Result};
-use crate::output::{csv_field as quote, csv_number as opt, write_file};
+use crate::output::write_file;
 use crate::rsa::summary::Summary;
 
 /// A label made safe for a file name.
@@ -36,50 +36,18 @@ fn split_layer(name: &str) -> (&str, &str) {
     name.split_once('/').unwrap_or((name, ""))
 }
 
-/// Per (region, method, layer): one row per subject (`kind = subject`) and one for the subject
-/// mean (`kind = layer`) with SEM, Mantel p, bootstrap interval and the noise ceiling.
-pub fn results_csv(r: &AnalysisResult) -> String {
-    let mut out = String::from(
-        "kind,region,method,model,layer,layer_index,subject,score,sem,p_value,ci_low,ci_high,noise_ceiling_lower,noise_ceiling_upper\n",
-    );
+/// Every summary's rows ([`Summary::table`], the columns `ventral compare` writes too).
+pub fn results_table(r: &AnalysisResult) -> Result<crate::measures::report::Table> {
+    let settings = crate::rsa::summary::TableSettings {
+        permutations: r.config.compare.permutations,
+        bootstrap: r.config.compare.bootstrap,
+        seed: r.config.compare.seed,
+    };
+    let mut all = crate::measures::report::Table::new(Summary::columns());
     for (region, s) in &r.summaries {
-        let nc = s.noise_ceiling;
-        let mut index = BTreeMap::<&str, usize>::new();
-        for row in &s.models {
-            let (model, layer) = split_layer(&row.model);
-            let i = index.entry(model).or_insert(0);
-            for ps in &row.per_subject {
-                let _ = writeln!(
-                    out,
-                    "subject,{},{},{},{},{i},{},{},,{},,,,",
-                    quote(region),
-                    s.method,
-                    quote(model),
-                    quote(layer),
-                    quote(&ps.subject),
-                    ps.score,
-                    opt(ps.p_value)
-                );
-            }
-            let _ = writeln!(
-                out,
-                "layer,{},{},{},{},{i},,{},{},{},{},{},{},{}",
-                quote(region),
-                s.method,
-                quote(model),
-                quote(layer),
-                row.mean,
-                row.sem,
-                opt(row.p_value),
-                opt(row.ci.map(|c| c.low)),
-                opt(row.ci.map(|c| c.high)),
-                opt(nc.map(|c| c.lower)),
-                opt(nc.map(|c| c.upper)),
-            );
-            *i += 1;
-        }
+        all.extend(s.table(region, settings))?;
     }
-    out
+    Ok(all)
 }
 
 /// The best layer of each model for one summary: highest mean score.
@@ -207,7 +175,7 @@ pub fn write_outputs(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> 
         .map_err(|e| Error::file(folder, format!("cannot create the output folder: {e}")))?;
     let mut files = Vec::new();
     let csv = folder.join("results.csv");
-    write_text(&csv, &results_csv(r))?;
+    results_table(r)?.write(&csv)?;
     files.push(csv);
     let json = folder.join("results.json");
     write_text(&json, &results_json(r)?)?;

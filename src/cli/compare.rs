@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Failure;
 use crate::error::Error;
-use crate::output::{csv_field as quote, csv_number as opt, write_file};
+use crate::output::write_file;
 use crate::rsa::bootstrap::Resample;
 use crate::rsa::load::read_rdms;
 use crate::rsa::mantel::Alternative;
@@ -129,63 +129,20 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         },
         summary,
     };
-    let text = if csv {
-        to_csv(&results)
+    if csv {
+        let settings = crate::rsa::summary::TableSettings {
+            permutations: args.permutations,
+            bootstrap: args.bootstrap,
+            seed: args.seed,
+        };
+        results.summary.table("", settings).write(&args.out)?;
     } else {
-        serde_json::to_string_pretty(&results)? + "\n"
-    };
-    write_file(&args.out, text.as_bytes())?;
+        write_file(
+            &args.out,
+            (serde_json::to_string_pretty(&results)? + "\n").as_bytes(),
+        )?;
+    }
     super::print_out(&summary_table(&results))
-}
-
-/// One row per (model, subject), then per model a group row, then per model pair a difference row.
-fn to_csv(r: &Results) -> String {
-    let s = &r.settings;
-    let nc = r.summary.noise_ceiling;
-    let mut out = String::from(
-        "kind,model,other,subject,method,score,sem,p_value,ci_low,ci_high,noise_ceiling_lower,noise_ceiling_upper,permutations,bootstrap,seed\n",
-    );
-    let tail = format!("{},{},{}", s.permutations, s.bootstrap, s.seed);
-    for m in &r.summary.models {
-        for ps in &m.per_subject {
-            out += &format!(
-                "subject,{},,{},{},{},,{},,,,,{tail}\n",
-                quote(&m.model),
-                quote(&ps.subject),
-                s.method,
-                ps.score,
-                opt(ps.p_value)
-            );
-        }
-    }
-    for m in &r.summary.models {
-        out += &format!(
-            "group,{},,,{},{},{},{},{},{},{},{},{tail}\n",
-            quote(&m.model),
-            s.method,
-            m.mean,
-            m.sem,
-            opt(m.p_value),
-            opt(m.ci.map(|c| c.low)),
-            opt(m.ci.map(|c| c.high)),
-            opt(nc.map(|c| c.lower)),
-            opt(nc.map(|c| c.upper)),
-        );
-    }
-    for d in &r.summary.differences {
-        out += &format!(
-            "difference,{},{},,{},{},{},{},{},{},,,{tail}\n",
-            quote(&d.model),
-            quote(&d.other),
-            s.method,
-            d.mean_difference,
-            d.bootstrap.interval.se,
-            d.bootstrap.p_value,
-            d.bootstrap.interval.low,
-            d.bootstrap.interval.high,
-        );
-    }
-    out
 }
 
 fn summary_table(r: &Results) -> String {

@@ -28,7 +28,7 @@ pub struct ModelArgs {
     )]
     pub weights: Option<PathBuf>,
     /// The model's published weights, downloaded once into the cache ($VENTRAL_CACHE), checked
-    /// and converted (`ventral::pretrained`)
+    /// and converted (`ventral::models::pretrained`)
     #[arg(long, conflicts_with = "random_init")]
     pub pretrained: bool,
     /// Published weights variant for --pretrained (e.g. IMAGENET1K_V2; default: the first listed)

@@ -88,6 +88,129 @@ pub struct Summary {
     pub seconds: Seconds,
 }
 
+/// The settings recorded on every row of a summary's table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TableSettings {
+    pub permutations: usize,
+    pub bootstrap: usize,
+    pub seed: u64,
+}
+
+impl Summary {
+    /// The columns of [`Summary::table`].
+    pub fn columns() -> Vec<String> {
+        [
+            "kind",
+            "region",
+            "method",
+            "model",
+            "layer",
+            "layer_index",
+            "subject",
+            "score",
+            "sem",
+            "p_value",
+            "ci_low",
+            "ci_high",
+            "noise_ceiling_lower",
+            "noise_ceiling_upper",
+            "other",
+            "permutations",
+            "bootstrap",
+            "seed",
+        ]
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+    }
+
+    /// The rows of this summary, as `ventral compare` and `ventral run` both write them: per
+    /// RDM one row per subject (`kind = subject`) and one for the subject mean (`kind = layer`,
+    /// with SEM, Mantel p, bootstrap interval and the noise ceiling), then one per model pair
+    /// (`kind = difference`: mean difference, bootstrap SE, p and interval). RDM names
+    /// `model/layer` fill both columns, with the layer's index within its model.
+    pub fn table(&self, region: &str, settings: TableSettings) -> crate::measures::report::Table {
+        use crate::measures::report::{Cell, Table};
+        let mut t = Table::new(Summary::columns());
+        let opt = |v: Option<f64>| Cell::num(v.unwrap_or(f64::NAN));
+        let nc = self.noise_ceiling;
+        let method = self.method.to_string();
+        let tail = [
+            Cell::Int(settings.permutations),
+            Cell::Int(settings.bootstrap),
+            Cell::text(&settings.seed.to_string()),
+        ];
+        let mut index = std::collections::BTreeMap::<&str, usize>::new();
+        for row in &self.models {
+            let (model, layer) = row.model.split_once('/').unwrap_or((&row.model, ""));
+            let i = *index.entry(model).and_modify(|i| *i += 1).or_insert(0);
+            let head = |kind: &str| {
+                vec![
+                    Cell::text(kind),
+                    Cell::text(region),
+                    Cell::text(&method),
+                    Cell::text(model),
+                    Cell::text(layer),
+                    Cell::Int(i),
+                ]
+            };
+            for ps in &row.per_subject {
+                let mut r = head("subject");
+                r.extend([
+                    Cell::text(&ps.subject),
+                    Cell::num(ps.score),
+                    Cell::num(f64::NAN),
+                    opt(ps.p_value),
+                    Cell::num(f64::NAN),
+                    Cell::num(f64::NAN),
+                    Cell::num(f64::NAN),
+                    Cell::num(f64::NAN),
+                    Cell::text(""),
+                ]);
+                r.extend(tail.clone());
+                t.push(r);
+            }
+            let mut r = head("layer");
+            r.extend([
+                Cell::text(""),
+                Cell::num(row.mean),
+                Cell::num(row.sem),
+                opt(row.p_value),
+                opt(row.ci.map(|c| c.low)),
+                opt(row.ci.map(|c| c.high)),
+                opt(nc.map(|c| c.lower)),
+                opt(nc.map(|c| c.upper)),
+                Cell::text(""),
+            ]);
+            r.extend(tail.clone());
+            t.push(r);
+        }
+        for d in &self.differences {
+            let (model, layer) = d.model.split_once('/').unwrap_or((&d.model, ""));
+            let mut r = vec![
+                Cell::text("difference"),
+                Cell::text(region),
+                Cell::text(&method),
+                Cell::text(model),
+                Cell::text(layer),
+                Cell::num(f64::NAN),
+                Cell::text(""),
+                Cell::num(d.mean_difference),
+                Cell::num(d.bootstrap.interval.se),
+                Cell::num(d.bootstrap.p_value),
+                Cell::num(d.bootstrap.interval.low),
+                Cell::num(d.bootstrap.interval.high),
+                Cell::num(f64::NAN),
+                Cell::num(f64::NAN),
+                Cell::text(&d.other),
+            ];
+            r.extend(tail.clone());
+            t.push(r);
+        }
+        t
+    }
+}
+
 /// Mean and standard error of the mean (NaN for fewer than two values).
 pub fn mean_sem(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
