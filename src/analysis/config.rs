@@ -357,6 +357,11 @@ impl AnalysisConfig {
                         *r = base.join(&*r);
                     }
                 }
+                let marks = Path::new(&e.split);
+                let word = e.split == "even-odd" || e.split.starts_with("kfold:");
+                if !word && marks.is_relative() {
+                    e.split = base.join(marks).display().to_string();
+                }
             }
         }
         if self.output.folder.is_relative() {
