@@ -207,12 +207,15 @@ pub(crate) fn safetensors_values<T>(
     })
 }
 
+/// One tensor of a [`TensorFile`]: name, dtype, shape, byte range within the data section.
+type TensorEntry = (String, safetensors::Dtype, Vec<usize>, (usize, usize));
+
 /// A safetensors file opened by its header alone: names, dtypes, shapes and metadata; one
 /// tensor at a time is read (as f32), so a file larger than memory can be worked through.
 pub struct TensorFile {
     path: std::path::PathBuf,
-    /// Name, dtype, shape, byte range within the data section; in data order.
-    entries: Vec<(String, safetensors::Dtype, Vec<usize>, (usize, usize))>,
+    /// In data order.
+    entries: Vec<TensorEntry>,
     pub metadata: std::collections::HashMap<String, String>,
     data_start: u64,
 }

@@ -41,7 +41,7 @@ pub struct AnalysisConfig {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum MeasureConfig {
     Rsa {},
-    Encoding(EncodingConfig),
+    Encoding(Box<EncodingConfig>),
     Dimensionality {},
 }
 
@@ -523,7 +523,7 @@ impl AnalysisConfig {
             },
             measures: vec![
                 MeasureConfig::Rsa {},
-                MeasureConfig::Encoding(EncodingConfig {
+                MeasureConfig::Encoding(Box::new(EncodingConfig {
                     simulated: Some(SimulatedVoxels {
                         subjects: 2,
                         voxels: 100,
@@ -532,7 +532,7 @@ impl AnalysisConfig {
                         region: None,
                     }),
                     ..EncodingConfig::default()
-                }),
+                })),
                 MeasureConfig::Dimensionality {},
             ],
             output: OutputConfig {

@@ -170,7 +170,7 @@ pub fn simulate_voxels(
             "simulated voxels need a 'category' label column (procedural stimuli or a manifest with one)".into(),
         ));
     };
-    if sim.subjects == 0 || sim.voxels == 0 || !(sim.noise >= 0.0) {
+    if sim.subjects == 0 || sim.voxels == 0 || sim.noise.is_nan() || sim.noise < 0.0 {
         return Err(Error::Invalid(
             "simulated voxels: subjects ≥ 1, voxels ≥ 1 and noise ≥ 0".into(),
         ));
@@ -372,7 +372,7 @@ pub fn run_analysis(
         .measures
         .iter()
         .filter_map(|m| match m {
-            MeasureConfig::Encoding(e) => Some(e),
+            MeasureConfig::Encoding(e) => Some(e.as_ref()),
             _ => None,
         })
         .collect();
