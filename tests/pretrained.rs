@@ -227,22 +227,25 @@ folder = "out"
 figures = false
 "#;
     std::fs::write(d.join("a.toml"), toml).unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_ventral"))
-        .args(["run", "--quiet", "--device", "native"])
-        .arg(d.join("a.toml"))
-        .env("VENTRAL_CACHE", d.join("cache"))
-        .env("VENTRAL_PRETRAINED_MIRROR", &base)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert_eq!(count.load(Ordering::SeqCst), 1);
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("out/manifest.json")).unwrap())
+    // Runs the analysis through the mirror and returns its manifest.
+    let run = || -> serde_json::Value {
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_ventral"))
+            .args(["run", "--quiet", "--device", "native"])
+            .arg(d.join("a.toml"))
+            .env("VENTRAL_CACHE", d.join("cache"))
+            .env("VENTRAL_PRETRAINED_MIRROR", &base)
+            .output()
             .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = std::fs::read_to_string(d.join("out/manifest.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let manifest = run();
+    assert_eq!(count.load(Ordering::SeqCst), 1);
     let m = &manifest["models"][0];
     assert_eq!(m["pretrained"]["variant"], "default");
     assert_eq!(m["pretrained"]["sha256"], hex(&body));
@@ -262,22 +265,8 @@ figures = false
     let cached = d.join("cache/timm--deit_tiny_patch16_224");
     std::fs::remove_file(cached.join("deit_tiny_patch16_224.fb_in1k.safetensors")).unwrap();
     std::fs::remove_dir_all(d.join("out")).unwrap();
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_ventral"))
-        .args(["run", "--quiet", "--device", "native"])
-        .arg(d.join("a.toml"))
-        .env("VENTRAL_CACHE", d.join("cache"))
-        .env("VENTRAL_PRETRAINED_MIRROR", &base)
-        .output()
-        .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    let manifest2 = run();
     assert_eq!(count.load(Ordering::SeqCst), 1);
-    let manifest2: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("out/manifest.json")).unwrap())
-            .unwrap();
     assert_eq!(manifest2["models"][0]["pretrained"], m["pretrained"]);
     // The converted copy holds the same weights.
     let converted = cached.join("default.safetensors");

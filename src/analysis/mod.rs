@@ -112,6 +112,12 @@ pub struct AnalysisResult {
     pub seconds_total: f64,
 }
 
+/// One N(0, 1) draw by Box–Muller (the simulations' noise; the same on every platform's libm).
+fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
 /// The demo's subjects: d(i, j) = [category differs] + 0.5·|magnitude_i − magnitude_j| +
 /// noise·ε, with ε ~ N(0, 1) drawn from ChaCha8 seeded by (seed, subject).
 pub fn simulate_subjects(
@@ -143,9 +149,7 @@ pub fn simulate_subjects(
                 for j in i + 1..n {
                     let between =
                         f64::from(u8::from(stimuli.labels[i][cat] != stimuli.labels[j][cat]));
-                    // Box–Muller.
-                    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
-                    let eps = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    let eps = standard_normal(&mut rng);
                     d[pair_index(n, i, j)] =
                         between + 0.5 * (value(i) - value(j)).abs() + sim.noise * eps;
                 }
@@ -184,10 +188,7 @@ pub fn simulate_voxels(
     (0..sim.subjects)
         .map(|s| {
             let mut rng = ChaCha8Rng::seed_from_u64(sim.seed.wrapping_mul(1_000_003) ^ s as u64);
-            let mut normal = || {
-                let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
-                (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-            };
+            let mut normal = || standard_normal(&mut rng);
             let a: Vec<f64> = (0..sim.voxels * categories.len())
                 .map(|_| normal())
                 .collect();
