@@ -337,6 +337,8 @@ pub struct Evaluation {
     pub versa_test: f64,
     pub crsa_train: f64,
     pub crsa_test: f64,
+    /// Mean noise ceiling (r) over the scored voxels, when the target has ceilings.
+    pub ceiling: Option<f64>,
 }
 
 /// Scores `features: [N, k]` (projected, or raw) against `target` on `folds`; `model_rdm` is the
@@ -412,6 +414,13 @@ pub fn evaluate(
     let train_m = folds.iter().map(|f| f.train.len()).min().unwrap_or(0);
     let test = VoxelSummary::of(&test_r, &test_r2, &constant, ceiling, m);
     let train = VoxelSummary::of(&train_r, &train_r2, &constant, ceiling, train_m);
+    let ceiling_mean = ceiling.map(|c| {
+        let kept: Vec<f64> = (0..v)
+            .filter(|&j| !constant[j] && c[j].is_finite())
+            .map(|j| c[j])
+            .collect();
+        kept.iter().sum::<f64>() / kept.len() as f64
+    });
     Ok(Evaluation {
         voxels: VoxelScores {
             test_r,
@@ -429,5 +438,6 @@ pub fn evaluate(
         versa_test,
         crsa_train: crsa_train / k,
         crsa_test: crsa_test / k,
+        ceiling: ceiling_mean,
     })
 }
