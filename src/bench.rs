@@ -627,3 +627,292 @@ pub fn rsa_benchmarks(
     )?;
     Ok(out)
 }
+
+/// Timing of one encoding workload, with the peak resident memory of the process while it ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct EncodingTiming {
+    #[serde(flatten)]
+    pub timing: KernelTiming,
+    /// `VmHWM` of `/proc/self/status` after the workload, in bytes, the peak having been reset
+    /// (`/proc/self/clear_refs`) to the resident size just before it; `None` off Linux.
+    pub peak_rss_bytes: Option<u64>,
+    /// Whether the peak was reset before the workload (else it is the process's lifetime peak).
+    pub peak_rss_reset: bool,
+}
+
+/// Resets the process's peak resident size (`VmHWM`) to its current one; false where that is
+/// not possible (not Linux, or `/proc` not writable).
+fn reset_peak_rss() -> bool {
+    cfg!(target_os = "linux") && std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// A `kB` field of `/proc/self/status` (`VmHWM`, `VmRSS`), in bytes; `None` off Linux.
+fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    let kb: u64 = line[field.len()..]
+        .trim_start_matches(':')
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// `1 thread`, `2 threads`.
+fn thread_count(threads: usize) -> String {
+    format!("{threads} thread{}", if threads == 1 { "" } else { "s" })
+}
+
+/// Mebibytes with one decimal, or `?`.
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("?".into(), |b| {
+        format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+    })
+}
+
+/// The encoding measure's two heavy steps (SCIENCE.md §5.3) at Conwell's sizes, each run once on
+/// seeded data, wall clock, with the peak resident memory:
+///
+/// * a sparse random projection of a VGG-16 conv layer (1000 images × 802,816 features) to
+///   `jl_min_dim(1000, 0.1)` = 5920 components: the matrix drawn, then the input generated and
+///   projected 16 rows at a time (the time counts the draw and the projections, not the input
+///   generation; the whole input is never held);
+/// * ridge with exact leave-one-out over `logspace(−1, 5, 7)` (standardized, `Select::R2`: the
+///   scikit-learn `RidgeCV` default) of 10,000 voxels on 5920 features, trained on the 500 even
+///   rows, then predicting the 500 odd rows. X and Y share a rank-16 latent (plus as much
+///   noise), so the fit is meaningful; the note gives the median test r and the chosen alphas.
+///
+/// `Smoke`: 100 × 20,000 → 1000 and 100/100 × 600 → 500 voxels. `threads` > 0 runs on a pool of
+/// that many threads (0: the global pool, one per core). The workload strings are those of
+/// `benches/baselines/encoding.py` (scikit-learn).
+pub fn encoding_benchmarks(size: BenchSize, threads: usize) -> Result<Vec<EncodingTiming>> {
+    if threads == 0 {
+        return encoding_workloads(size);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| crate::Error::Invalid(format!("cannot start {threads} threads: {e}")))?
+        .install(|| encoding_workloads(size))
+}
+
+fn encoding_workloads(size: BenchSize) -> Result<Vec<EncodingTiming>> {
+    let full = size == BenchSize::Full;
+    let threads = rayon::current_num_threads();
+    let (n, p, k) = if full {
+        (
+            1000,
+            802_816,
+            crate::measures::encoding::jl_min_dim(1000, 0.1)?,
+        )
+    } else {
+        (100, 20_000, 1000)
+    };
+    let mut out = vec![projection_workload(n, p, k, threads)?];
+    let (n, p, v) = if full {
+        (1000, 5920, 10_000)
+    } else {
+        (200, 600, 500)
+    };
+    out.push(ridge_workload(n, p, v, threads)?);
+    Ok(out)
+}
+
+/// Rows projected per batch by the streamed projection workload.
+const PROJECTION_BATCH: usize = 16;
+
+fn projection_workload(n: usize, p: usize, k: usize, threads: usize) -> Result<EncodingTiming> {
+    use crate::measures::encoding::SparseProjection;
+    use rand::Rng;
+    let reset = reset_peak_rss();
+    let resident = proc_status_bytes("VmRSS");
+    let t = Instant::now();
+    let r = SparseProjection::new(p, k, 0)?;
+    let drawn = t.elapsed().as_secs_f64();
+    let mut z = vec![0.0f64; n * k];
+    let mut batch = vec![0.0f32; PROJECTION_BATCH * p];
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (mut projecting, mut generating) = (0.0, 0.0);
+    for z in z.chunks_mut(PROJECTION_BATCH * k) {
+        let rows = z.len() / k;
+        let t = Instant::now();
+        let f = &mut batch[..rows * p];
+        for v in f.iter_mut() {
+            *v = rng.random_range(-1.0f32..1.0);
+        }
+        generating += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        r.project_into(f, rows, z)?;
+        projecting += t.elapsed().as_secs_f64();
+    }
+    let peak = proc_status_bytes("VmHWM");
+    if !z.iter().all(|v| v.is_finite()) {
+        return Err(crate::Error::Invalid(
+            "bench: the projection gave a non-finite value".into(),
+        ));
+    }
+    let seconds = drawn + projecting;
+    let work = Workload::new(
+        "encoding",
+        format!("sparse projection {n} × {p} → {k} (streamed)"),
+        "",
+        2.0 * (n * r.nnz()) as f64,
+        (4 * n * p + 8 * n * k + r.memory_bytes()) as f64,
+    );
+    let note = format!(
+        "one run, {}: matrix drawn in {drawn:.3} s (nnz {}, {}), {} batches of {PROJECTION_BATCH} rows projected in {projecting:.3} s; input generated per batch in {generating:.3} s, not timed; peak RSS {} ({}, {} resident before)",
+        thread_count(threads),
+        r.nnz(),
+        mib(Some(r.memory_bytes() as u64)),
+        n.div_ceil(PROJECTION_BATCH),
+        mib(peak),
+        if reset { "VmHWM reset before the workload" } else { "process lifetime VmHWM" },
+        mib(resident),
+    );
+    Ok(EncodingTiming {
+        timing: single(work, seconds, note),
+        peak_rss_bytes: peak,
+        peak_rss_reset: reset,
+    })
+}
+
+/// Seeded design for the ridge workload, correlated features as a layer's are: a latent
+/// `L: [n, 16]`, `X = L·Gx + E` `[n, p]` and `Y = L·Gy + E'` `[n, v]`, every factor and noise
+/// uniform, signal and noise each scaled to unit variance.
+fn ridge_data(n: usize, p: usize, v: usize) -> (faer::Mat<f64>, faer::Mat<f64>) {
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, Mat, Par};
+    use rand::Rng;
+    const RANK: usize = 16;
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut uniform = |rows, cols, scale: f64| {
+        Mat::from_fn(rows, cols, |_, _| scale * rng.random_range(-1.0..1.0))
+    };
+    let latent: Mat<f64> = uniform(n, RANK, 1.0);
+    // Uniform on [−1, 1) has variance 1/3, so each product L·G has RANK / 9.
+    let scale = (9.0 / RANK as f64).sqrt();
+    let mut signal = |cols| {
+        let g: Mat<f64> = uniform(RANK, cols, 1.0);
+        // Unit-variance noise: uniform on ±√3.
+        let mut m = uniform(n, cols, 3f64.sqrt());
+        matmul(
+            m.as_mut(),
+            Accum::Add,
+            latent.as_ref(),
+            g.as_ref(),
+            scale,
+            Par::rayon(0),
+        );
+        m
+    };
+    let x = signal(p);
+    let y = signal(v);
+    (x, y)
+}
+
+fn ridge_workload(n: usize, p: usize, v: usize, threads: usize) -> Result<EncodingTiming> {
+    use crate::measures::encoding::{
+        conwell_alphas, pearson_columns, RidgeCv, RidgeOptions, Select,
+    };
+    use faer::Mat;
+    let (x, y) = ridge_data(n, p, v);
+    let rows = |m: &Mat<f64>, first: usize| {
+        Mat::from_fn(m.nrows() / 2, m.ncols(), |i, j| m[(2 * i + first, j)])
+    };
+    let (x_train, y_train, x_test, y_test) = (rows(&x, 0), rows(&y, 0), rows(&x, 1), rows(&y, 1));
+    drop((x, y));
+    let options = RidgeOptions {
+        alphas: conwell_alphas(),
+        select: Select::R2,
+        standardize: true,
+    };
+    let reset = reset_peak_rss();
+    let resident = proc_status_bytes("VmRSS");
+    let t = Instant::now();
+    let fit = RidgeCv::fit(x_train.as_ref(), y_train.as_ref(), &options)?;
+    let fitted = t.elapsed().as_secs_f64();
+    let predicted = fit.model.predict(x_test.as_ref())?;
+    let seconds = t.elapsed().as_secs_f64();
+    let peak = proc_status_bytes("VmHWM");
+    let mut r = pearson_columns(y_test.as_ref(), predicted.as_ref())?;
+    r.sort_by(f64::total_cmp);
+    let mut counts = vec![0usize; fit.alphas.len()];
+    for &a in &fit.chosen {
+        counts[a] += 1;
+    }
+    let chosen: Vec<String> = fit
+        .alphas
+        .iter()
+        .zip(&counts)
+        .filter(|(_, &c)| c > 0)
+        .map(|(a, c)| format!("{a:e}: {c}"))
+        .collect();
+    let (m, alphas) = (x_test.nrows(), options.alphas.len());
+    let work = Workload::new(
+        "encoding",
+        format!(
+            "ridge loo {}/{m} × {p} → {v} voxels, {alphas} alphas",
+            x_train.nrows()
+        ),
+        "",
+        0.0,
+        0.0,
+    );
+    let note = format!(
+        "one run, {}: fit {fitted:.3} s + predict {:.3} s; median test r {:.3} over {v} voxels; alphas chosen {}; peak RSS {} ({}, {} resident before)",
+        thread_count(threads),
+        seconds - fitted,
+        r[r.len() / 2],
+        chosen.join(", "),
+        mib(peak),
+        if reset { "VmHWM reset before the workload" } else { "process lifetime VmHWM" },
+        mib(resident),
+    );
+    Ok(EncodingTiming {
+        timing: single(work, seconds, note),
+        peak_rss_bytes: peak,
+        peak_rss_reset: reset,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_smoke_runs_both_workloads_with_the_peer_strings() {
+        let out = encoding_benchmarks(BenchSize::Smoke, 1).unwrap();
+        let workloads: Vec<&str> = out.iter().map(|e| e.timing.workload.as_str()).collect();
+        // The same strings as benches/baselines/encoding.py writes.
+        assert_eq!(
+            workloads,
+            [
+                "sparse projection 100 × 20000 → 1000 (streamed)",
+                "ridge loo 100/100 × 600 → 500 voxels, 7 alphas"
+            ]
+        );
+        for e in &out {
+            assert_eq!(e.timing.group, "encoding");
+            assert_eq!(e.timing.samples, 1);
+            assert!(e.timing.median_s > 0.0 && e.timing.note.starts_with("one run, 1 thread:"));
+            if cfg!(target_os = "linux") {
+                assert!(e.peak_rss_bytes.is_some_and(|b| b > 0));
+            }
+        }
+    }
+
+    #[test]
+    fn proc_status_fields_parse_as_bytes() {
+        if cfg!(target_os = "linux") {
+            let (rss, peak) = (proc_status_bytes("VmRSS"), proc_status_bytes("VmHWM"));
+            assert!(rss.is_some_and(|r| peak.is_some_and(|p| p >= r && r > 0)));
+        }
+        assert_eq!(proc_status_bytes("NoSuchField"), None);
+        assert_eq!(mib(Some(3 << 20)), "3.0 MiB");
+        assert_eq!(mib(None), "?");
+    }
+}

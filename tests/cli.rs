@@ -744,7 +744,7 @@ fn bench_quick_writes_the_documented_report() {
         "--device",
         "gpu",
         "--skip",
-        "rsa,analysis",
+        "rsa,analysis,encoding",
         "--models",
         "cornet_z",
         "--capture",
@@ -767,6 +767,7 @@ fn bench_quick_writes_the_documented_report() {
         .collect();
     assert!(groups.contains(&"kernel") && groups.contains(&"model"));
     assert!(!groups.contains(&"rsa") && !groups.contains(&"analysis"));
+    assert!(!groups.contains(&"encoding"));
     for t in results {
         let samples = t["sample_s"].as_array().unwrap();
         assert_eq!(samples.len(), t["samples"].as_u64().unwrap() as usize);

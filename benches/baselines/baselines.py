@@ -19,16 +19,23 @@ Implementations (each skipped when its package or device is missing):
   numpy                              matmul, Gram, correlation RDM (np.corrcoef)
   rsatoolbox                         correlation RDM (calc_rdm, method "correlation")
   scikit-bio                         Mantel Pearson / Spearman (skbio.stats.distance.mantel)
+  scikit-learn                       the encoding group (encoding.py): SparseRandomProjection fit +
+                                     transform in batches of 16 rows, StandardScaler + RidgeCV
+                                     (alpha_per_target, LOO) fit + predict; peak RSS of each
+
+`--threads N` limits numpy's BLAS and OpenMP pools (threadpoolctl) and torch to N threads, as
+`ventral bench --threads N`; the report records the pools (`threadpools`).
 
 Method: one untimed first run, then --samples timed runs (CUDA/MPS synchronised inside each);
-median, MAD, min, max, every sample; wall clock.
-Needs numpy; optionally torch, torchvision, timm, rsatoolbox, scikit-bio.
+median, MAD, min, max, every sample; wall clock. The encoding workloads run once, as ventral's.
+Needs numpy; optionally torch, torchvision, timm, rsatoolbox, scikit-bio, scikit-learn.
 """
 import argparse
 import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -47,6 +54,22 @@ def summary(group, workload, name, flops, nbytes, first, samples, note=""):
         "sample_s": samples, "timer": "wall-clock", "gpu_sample_s": [], "gpu_median_s": None,
         "note": note,
     }
+
+
+def threadpools():
+    """numpy's BLAS and OpenMP pools as threadpoolctl sees them (None without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    keep = ("user_api", "internal_api", "version", "num_threads", "threading_layer", "architecture")
+    return [{k: p.get(k) for k in keep} for p in threadpool_info()]
+
+
+def blas_threads():
+    """The BLAS pool's thread count (the largest, if several), else the CPU count."""
+    pools = [p["num_threads"] for p in threadpools() or [] if p["user_api"] == "blas"]
+    return max(pools) if pools else os.cpu_count()
 
 
 def timed(f, samples, sync=lambda: None):
@@ -233,9 +256,22 @@ def main():
     p.add_argument("--batches", help="batch sizes of the model workloads (comma-separated)")
     p.add_argument("--px", type=int, help="input size of the model workloads")
     p.add_argument("--capture", default="none,all,all+rdm", help="capture modes of the model workloads")
-    p.add_argument("--only", default="kernels,models,rsa",
-                   help="groups: kernels (torch/numpy kernels), models, rsa (rsatoolbox, scikit-bio)")
+    p.add_argument("--only", default="kernels,models,rsa,encoding",
+                   help="groups: kernels (torch/numpy kernels), models, rsa (rsatoolbox, scikit-bio), "
+                        "encoding (scikit-learn)")
+    p.add_argument("--threads", type=int,
+                   help="threads of numpy's BLAS / OpenMP pools and of torch (default: the libraries' own)")
     a = p.parse_args()
+    groups = a.only.split(",")
+    if a.threads:
+        from threadpoolctl import threadpool_limits
+        _limits = threadpool_limits(limits=a.threads)  # noqa: F841 (held until exit)
+        if "kernels" in groups or "models" in groups:  # no torch import otherwise (memory)
+            try:
+                import torch
+                torch.set_num_threads(a.threads)
+            except ImportError:
+                pass
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     sz = sizes(a.quick)
@@ -246,14 +282,23 @@ def main():
     if a.px:
         sz["px"] = a.px
     sz["captures"] = a.capture.split(",")
-    groups = a.only.split(",")
     runs = {}
     if "kernels" in groups:
         runs["numpy"] = lambda: numpy_results(sz, a.samples)
     if "rsa" in groups:
         runs["rsatoolbox"] = lambda: rsatoolbox_results(sz, a.samples)
         runs["scikit-bio"] = lambda: skbio_results(sz, a.samples)
+    if "encoding" in groups:
+        def sklearn_run():
+            import sklearn  # noqa: F401 (ImportError: skipped)
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            import encoding
+            return encoding.results(summary, a.quick, blas_threads())
+
+        runs["scikit-learn"] = sklearn_run
     try:
+        if "kernels" not in groups and "models" not in groups:
+            raise ImportError("no torch group")  # and no torch import: it would weigh on ru_maxrss
         import torch
 
         def torch_run(device):
@@ -275,7 +320,8 @@ def main():
             continue
         from importlib import metadata
         versions = {"python": platform.python_version()}
-        for dist in ("numpy", "torch", "torchvision", "timm", "rsatoolbox", "scikit-bio"):
+        for dist in ("numpy", "scipy", "torch", "torchvision", "timm", "rsatoolbox", "scikit-bio",
+                     "scikit-learn", "threadpoolctl"):
             try:
                 versions[dist] = metadata.version(dist)
             except metadata.PackageNotFoundError:
@@ -284,6 +330,9 @@ def main():
                   "samples": a.samples, "created_unix_s": int(time.time()),
                   "machine": {"os": platform.system().lower(), "arch": platform.machine(), "cpus": os.cpu_count()},
                   "results": results}
+        pools = threadpools()
+        if pools is not None:
+            report["threadpools"] = pools
         if impl.startswith("torch"):
             import torch
             report["torch_threads"] = torch.get_num_threads()

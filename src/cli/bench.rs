@@ -1,6 +1,6 @@
-//! `ventral bench`: every workload (kernels, models, statistics, the demo analysis) with the
-//! kernel self-test on every adapter, as a table and a JSON report; `ventral bench kernels|models|rsa`
-//! run one group.
+//! `ventral bench`: every workload (kernels, models, statistics, encoding, the demo analysis)
+//! with the kernel self-test on every adapter, as a table and a JSON report;
+//! `ventral bench kernels|models|rsa` run one group (`--skip` leaves groups out of the whole).
 
 use std::path::PathBuf;
 
@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::{DeviceArgs, Failure};
 use crate::bench::{
-    analysis_benchmark, kernel_benchmarks, model_benchmark, rsa_benchmarks, BenchSize, CaptureMode,
-    KernelTiming, ModelTiming,
+    analysis_benchmark, encoding_benchmarks, kernel_benchmarks, model_benchmark, rsa_benchmarks,
+    BenchSize, CaptureMode, KernelTiming, ModelTiming,
 };
 use crate::gpu::{AdapterReport, Context};
 use crate::output::write_file;
@@ -49,7 +49,7 @@ pub struct AllArgs {
     /// Capture modes of the model workloads: none (logits), all (every point), all+rdm.
     #[arg(long, default_value = "none,all,all+rdm")]
     pub capture: String,
-    /// Groups to leave out: kernels, models, rsa, analysis, selftest (comma-separated).
+    /// Groups to leave out: kernels, models, rsa, encoding, analysis, selftest (comma-separated).
     #[arg(long, default_value = "")]
     pub skip: String,
     /// Write the whole report (schema in BENCHMARKS.md) to this JSON file.
@@ -291,7 +291,9 @@ fn list(s: &str) -> Vec<&str> {
 
 fn run_all(a: &AllArgs) -> Result<(), Failure> {
     let skip = list(&a.skip);
-    let known = ["kernels", "models", "rsa", "analysis", "selftest"];
+    let known = [
+        "kernels", "models", "rsa", "encoding", "analysis", "selftest",
+    ];
     if let Some(bad) = skip.iter().find(|s| !known.contains(s)) {
         return Err(crate::Error::Invalid(format!(
             "--skip '{bad}': the groups are {}",
@@ -407,6 +409,14 @@ fn run_all(a: &AllArgs) -> Result<(), Failure> {
     if !skip.contains(&"rsa") {
         for t in rsa_benchmarks(engine.context(), size, 0)? {
             show(&t, serde_json::Value::Null)?;
+        }
+    }
+    if !skip.contains(&"encoding") {
+        for e in encoding_benchmarks(size, a.device.threads)? {
+            let extra = serde_json::json!({
+                "peak_rss_bytes": e.peak_rss_bytes, "peak_rss_reset": e.peak_rss_reset,
+            });
+            show(&e.timing, extra)?;
         }
     }
     if !skip.contains(&"analysis") {
