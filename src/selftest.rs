@@ -15,7 +15,7 @@ use crate::ops::matmul::{matmul, matmul_cpu, Matmul, MatmulKernel};
 use crate::ops::norm::{self, batch_norm, layer_norm, BatchNormParams};
 use crate::ops::pool::{self, adaptive_avg_pool2d, avg_pool2d, max_pool2d, Pool2d};
 use crate::ops::softmax::{softmax_rows, softmax_rows_cpu};
-use crate::ops::tokens::{self, patch_tokens, reduce_tokens, slice_cols};
+use crate::ops::tokens::{self, patch_tokens, reduce_tokens, slice_cols, split_heads};
 
 /// Result of comparing a kernel's output with its CPU twin.
 #[derive(Debug, Clone, Serialize)]
@@ -494,6 +494,18 @@ pub fn cases() -> Vec<Case> {
                 Ok(compare(
                     &gpu(c, |rec| slice_cols(rec, &xt, 13, 17))?,
                     &tokens::cpu::slice_cols(&x, 41, 13, 17),
+                    0.0,
+                    0.0,
+                ))
+            },
+        },
+        Case {
+            name: "split_heads 3×7×15 into 5 heads",
+            run: |c, r| {
+                let (x, xt) = upload(c, r, &[3, 7, 15])?;
+                Ok(compare(
+                    &gpu(c, |rec| split_heads(rec, &xt, 5))?,
+                    &tokens::cpu::split_heads(&x, [3, 7, 5, 3]),
                     0.0,
                     0.0,
                 ))
