@@ -75,6 +75,18 @@ impl EncodeArgs {
 }
 
 pub fn run(args: &EncodeArgs) -> Result<(), Failure> {
+    // --threads bounds the encoding math (projection, ridge) as it bounds the native executor.
+    match args.device.threads {
+        0 => encode(args),
+        t => rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| Error::Invalid(format!("--threads {t}: {e}")))?
+            .install(|| encode(args)),
+    }
+}
+
+fn encode(args: &EncodeArgs) -> Result<(), Failure> {
     // Everything that can be checked is checked before the work.
     format_of(&args.out)?;
     if let Some(p) = &args.predictions {
