@@ -480,6 +480,13 @@ impl TensorWriter {
         metadata: BTreeMap<String, String>,
     ) -> Result<TensorWriter> {
         let format = ActivationFormat::from_path(target)?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(Error::file(
+                target,
+                format!("two tensors are named '{dup}'; every name must be unique"),
+            ));
+        }
         if let Some((name, _)) = names.iter().zip(shapes).find(|(_, s)| s.is_empty()) {
             return Err(Error::Invalid(format!(
                 "tensor '{name}' is a scalar; only arrays are written"
@@ -597,6 +604,21 @@ mod tests {
         let d = std::env::temp_dir().join(format!("ventral-arrays-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn duplicate_tensor_names_are_refused_and_nothing_is_written() {
+        let dir = std::env::temp_dir().join(format!("ventral-dup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.safetensors");
+        let names = vec!["brain/sim/A".to_string(), "brain/sim/A".to_string()];
+        let e = TensorWriter::create(&path, &names, &[vec![3], vec![3]], BTreeMap::new())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("two tensors are named 'brain/sim/A'"), "{e}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

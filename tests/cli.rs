@@ -1088,6 +1088,12 @@ fn run_errors_name_the_problem_and_write_nothing() {
         1,
         "w.safetensors",
     );
+    // Two subjects with one name (their RDMs would overwrite each other in rdms.safetensors).
+    case(
+        &|t| t.replace("[\"ann\", \"bob\"]", "[\"ann\", \"ann\"]"),
+        2,
+        "two subjects are named 'ann'",
+    );
     // A missing analysis file.
     fails(&["run", s(&d.join("none.toml"))], 1, "none.toml", &out);
     std::fs::remove_dir_all(&d).ok();

@@ -298,6 +298,12 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         2,
         &["at least 2"],
     );
+    // One subject and region given twice (their results would overwrite each other).
+    check(
+        &["--responses", g, "--responses", g],
+        2,
+        &["'subject01'", "given twice"],
+    );
     let run = encode(&[
         "--activations",
         a,

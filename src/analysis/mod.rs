@@ -280,6 +280,19 @@ pub fn load_regions(cfg: &AnalysisConfig, stimuli: &StimulusSet) -> Result<Vec<R
                 s.name = name.clone();
             }
         }
+        let existing = regions.iter().find(|r| r.name == region);
+        let mut names: Vec<&str> = existing
+            .map(|r| r.subjects.iter().map(|s| s.name.as_str()).collect())
+            .unwrap_or_default();
+        for s in &subjects {
+            if names.contains(&s.name.as_str()) {
+                return Err(Error::Invalid(format!(
+                    "[[brain]] region '{region}': two subjects are named '{}'; give each a unique name (subjects = [...])",
+                    s.name
+                )));
+            }
+            names.push(&s.name);
+        }
         match regions.iter_mut().find(|r| r.name == region) {
             Some(r) => {
                 r.subjects.extend(subjects);
@@ -399,6 +412,7 @@ pub fn run_analysis(
             if let Some(sim) = &e.simulated {
                 targets.extend(simulate_voxels(&stimuli, sim)?);
             }
+            crate::measures::encoding::responses::check_unique(&targets)?;
             let report = EncodingReport::new(&settings, &targets, e.predictions);
             Some((*e, settings, targets, report))
         }

@@ -142,6 +142,7 @@ fn encode(args: &EncodeArgs) -> Result<(), Failure> {
     for path in &args.responses {
         targets.extend(read_targets(path, n, names.as_deref(), &args.subjects)?);
     }
+    crate::measures::encoding::responses::check_unique(&targets)?;
     settings.split.folds(n)?;
     let engine = args.device.open()?;
     let mut report = EncodingReport::new(&settings, &targets, args.predictions.is_some());

@@ -108,6 +108,23 @@ pub fn read_targets(
     Ok(targets)
 }
 
+/// An error when two targets share a subject and region (their results would overwrite each
+/// other).
+pub fn check_unique(targets: &[Target]) -> Result<()> {
+    for (i, t) in targets.iter().enumerate() {
+        if targets[..i]
+            .iter()
+            .any(|u| u.subject == t.subject && u.region == t.region)
+        {
+            return Err(Error::Invalid(format!(
+                "responses: subject '{}' of region '{}' is given twice",
+                t.subject, t.region
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `[N, V]` (or `[N]`, one voxel) as a matrix; the stimulus count must be `n`.
 fn matrix(a: &Array, path: &Path, name: &str, n: usize) -> Result<Mat<f64>> {
     let (rows, cols) = match a.shape.as_slice() {
