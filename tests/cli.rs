@@ -583,6 +583,28 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
     let (lower, upper): (f64, f64) = (cols[12].parse().unwrap(), cols[13].parse().unwrap());
     assert!(lower <= upper && upper <= 1.0, "{group}");
 
+    // Counts past their limits are refused up front (no abort, no run of days); nothing written.
+    for (flag, value) in [
+        ("--bootstrap", "1000000000000"),
+        ("--permutations", "1000000000000"),
+    ] {
+        fails(
+            &[
+                "compare",
+                "--model-rdms",
+                s(&rdms),
+                "--brain-rdms",
+                s(&brain),
+                flag,
+                value,
+                "--out",
+                s(&d.join("limit.csv")),
+            ],
+            2,
+            "past the limit",
+            &d.join("limit.csv"),
+        );
+    }
     // Errors: N mismatch, unknown method, corrupt RDM file; nothing written.
     let small = d.join("small.npy");
     write_npy(&small, &[2, 10], &[0.5; 20]).unwrap();

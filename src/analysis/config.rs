@@ -471,6 +471,8 @@ impl AnalysisConfig {
                 ));
             }
         }
+        crate::rsa::summary::check_counts(self.compare.permutations, self.compare.bootstrap)
+            .map_err(|e| Error::Invalid(format!("[compare]: {e}")))?;
         if self.compare.methods.is_empty() {
             return Err(Error::Invalid("[compare]: methods is empty".into()));
         }

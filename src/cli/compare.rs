@@ -97,6 +97,8 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
             .into())
         }
     };
+    crate::rsa::summary::check_counts(args.permutations, args.bootstrap)
+        .map_err(|e| Error::Invalid(format!("--{e}")))?;
     let models = read_rdms(&args.model_rdms)?;
     let subjects = read_rdms(&args.brain_rdms)?;
     let n = subjects[0].n;

@@ -227,6 +227,27 @@ pub fn mean_sem(v: &[f64]) -> (f64, f64) {
 /// (the GPU device), Mantel tests of the dot-product methods run there; Kendall's τ and every
 /// test without `ctx` run on CPU threads. `progress(done, total)` is called
 /// after each model's permutations.
+/// The most Mantel permutations one comparison takes (10⁷: hours per model at most, and p down
+/// to 1e-7).
+pub const MAX_PERMUTATIONS: usize = 10_000_000;
+/// The most bootstrap samples one comparison takes (10⁶: every sample's scores are kept).
+pub const MAX_BOOTSTRAP: usize = 1_000_000;
+
+/// A usage error when `permutations` or `bootstrap` pass their limits (checked before any work).
+pub fn check_counts(permutations: usize, bootstrap: usize) -> Result<()> {
+    if permutations > MAX_PERMUTATIONS {
+        return Err(Error::Invalid(format!(
+            "permutations = {permutations} is past the limit of {MAX_PERMUTATIONS}"
+        )));
+    }
+    if bootstrap > MAX_BOOTSTRAP {
+        return Err(Error::Invalid(format!(
+            "bootstrap = {bootstrap} samples is past the limit of {MAX_BOOTSTRAP}"
+        )));
+    }
+    Ok(())
+}
+
 pub fn summarize(
     models: &[NamedRdm],
     subjects: &[NamedRdm],
@@ -234,6 +255,7 @@ pub fn summarize(
     ctx: Option<&Context>,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Summary> {
+    check_counts(opts.permutations, opts.bootstrap)?;
     let (Some(first), Some(_)) = (subjects.first(), models.first()) else {
         return Err(Error::Invalid(
             "a comparison needs at least one model RDM and one subject RDM".into(),
