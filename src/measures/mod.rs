@@ -2,6 +2,8 @@
 //! randomly projected features ([`encoding`]) and effective dimensionality ([`dimensionality`]).
 //!
 //! Like `rsa/`, this module knows matrices, not networks: features arrive as `[n, p]` rows.
+//! Every measure's rows go out through one writer ([`report`]), shared by the CLI and the
+//! pipeline.
 
 pub mod dimensionality;
 pub mod encoding;
