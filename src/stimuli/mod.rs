@@ -29,6 +29,15 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
         })
+        // A FIFO, socket or device named like an image would block or never end: only regular
+        // files (or links to them) are images.
+        .filter(|p| {
+            let regular = p.is_file();
+            if !regular {
+                log::warn!("{}: not a regular file; skipped", p.display());
+            }
+            regular
+        })
         .collect();
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     if files.is_empty() {
@@ -43,6 +52,9 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Decodes an image file to 8-bit RGB, as PIL's `Image.open(p).convert("RGB")`: grayscale is
 /// replicated, alpha dropped, 16-bit samples scaled to 8 bits.
 pub fn load_rgb(path: &Path) -> Result<Rgb8> {
+    if path.exists() && !path.is_file() {
+        return Err(Error::file(path, "not a regular file"));
+    }
     let img = image::ImageReader::open(path)
         .map_err(|e| Error::file(path, format!("cannot open: {e}")))?
         .with_guessed_format()
@@ -319,6 +331,30 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A FIFO named like an image is skipped by a folder listing and refused by name when a
+    /// manifest points at it (reading it would block forever).
+    #[cfg(unix)]
+    #[test]
+    fn non_regular_files_are_not_images() {
+        let dir = std::env::temp_dir().join(format!("ventral-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        image::RgbImage::new(4, 4).save(dir.join("a.png")).unwrap();
+        let fifo = dir.join("z.png");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert_eq!(list_images(&dir).unwrap(), vec![dir.join("a.png")]);
+        let e = load_rgb(&fifo).err().unwrap().to_string();
+        assert!(
+            e.contains("z.png") && e.contains("not a regular file"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     use super::*;
 
     #[test]
