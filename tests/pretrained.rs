@@ -9,14 +9,15 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use ventral::io::download::download;
 
-/// Serves at most `n` requests with `response` (raw bytes), counting them; returns the base URL.
-fn serve(n: usize, response: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+/// Serves `responses` (raw bytes) in order, one a request, to whatever path is asked, counting
+/// the requests; returns the base URL.
+fn serve_all(responses: Vec<Vec<u8>>) -> (String, Arc<AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();
     std::thread::spawn(move || {
-        for s in l.incoming().take(n) {
+        for (s, response) in l.incoming().zip(responses) {
             let mut s = s.unwrap();
             // Read the whole request head before answering: closing a socket with unread bytes
             // resets the connection, and the client could see that before the body.
@@ -36,26 +37,14 @@ fn serve(n: usize, response: Vec<u8>) -> (String, Arc<AtomicUsize>) {
     (base, count)
 }
 
-/// Serves `responses` in order, one a request, to whatever path is asked.
+/// Serves at most `n` requests with `response`, counting them.
+fn serve(n: usize, response: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    serve_all(vec![response; n])
+}
+
+/// Serves `responses` in order.
 fn serve_seq(responses: Vec<Vec<u8>>) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for (s, r) in l.incoming().zip(responses) {
-            let mut s = s.unwrap();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = s.write_all(&r);
-            let _ = s.shutdown(std::net::Shutdown::Write);
-        }
-    });
-    base
+    serve_all(responses).0
 }
 
 fn ok(body: &[u8]) -> Vec<u8> {
