@@ -6,5 +6,6 @@
 //! pipeline.
 
 pub mod dimensionality;
+pub mod properties;
 pub mod encoding;
 pub mod report;

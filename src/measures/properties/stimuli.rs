@@ -1,0 +1,1 @@
+//! The battery's stimulus sets.
