@@ -6,6 +6,6 @@
 //! pipeline.
 
 pub mod dimensionality;
-pub mod properties;
 pub mod encoding;
+pub mod properties;
 pub mod report;

@@ -80,7 +80,11 @@ mod tests {
         let p = 10_000;
         let mut data = vec![100.0f32; 2 * p];
         data[p + 7] += 0.001;
-        let acts = Acts { data: &data, n: 2, p };
+        let acts = Acts {
+            data: &data,
+            n: 2,
+            p,
+        };
         let d = distance(&acts, 0, 1, Distance::Euclidean);
         assert!((d - f64::from(100.001f32) + 100.0).abs() < 1e-9, "{d}");
     }

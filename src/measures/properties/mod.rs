@@ -167,9 +167,7 @@ impl Property {
             Property::NormalisationPairs | Property::NormalisationTriplets => {
                 Experiment::Normalisation
             }
-            Property::SparsenessMorphlines | Property::SparsenessTextures => {
-                Experiment::Sparseness
-            }
+            Property::SparsenessMorphlines | Property::SparsenessTextures => Experiment::Sparseness,
             Property::Weber => Experiment::Weber,
             Property::RelativeSize => Experiment::RelativeSize,
             Property::SurfaceInvariance => Experiment::SurfaceInvariance,
