@@ -12,6 +12,9 @@ use crate::stimuli::PreprocessConfig;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisConfig {
+    /// The stimuli of RSA, encoding and dimensionality (an analysis of properties alone needs
+    /// none: the battery has its own).
+    #[serde(default)]
     pub stimuli: StimuliConfig,
     #[serde(default)]
     pub preprocess: PreprocessConfig,
@@ -36,13 +39,115 @@ pub struct AnalysisConfig {
 
 /// One measure of the layers: `kind = "rsa"` (model RDMs against `[[brain]]` RDMs, with the
 /// `[compare]` settings), `"encoding"` (voxel-wise encoding, veRSA and cRSA against responses)
-/// or `"dimensionality"` (effective dimensionality of every layer).
+/// `"dimensionality"` (effective dimensionality of every layer) or `"properties"` (the
+/// brain-property battery on its own stimuli).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum MeasureConfig {
     Rsa {},
     Encoding(Box<EncodingConfig>),
     Dimensionality {},
+    Properties(Box<PropertiesConfig>),
+}
+
+impl MeasureConfig {
+    /// Whether it is computed on the `[stimuli]` set (every measure but the property battery).
+    pub fn uses_stimuli(&self) -> bool {
+        !matches!(self, MeasureConfig::Properties(_))
+    }
+}
+
+/// `[[measure]] kind = "properties"`: the brain-property battery (SCIENCE.md §6; the flags of
+/// `ventral properties`, same defaults).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PropertiesConfig {
+    /// A folder laid out like the published repositories (`exp04_divisive_normalization/…`).
+    pub stimuli: Option<PathBuf>,
+    /// `all` (default) or a comma-separated list of property names.
+    pub properties: String,
+    /// Thatcher faces: a manifest of the 80 images in SCIENCE.md §6.2 order.
+    pub thatcher: Option<PathBuf>,
+    /// A folder of object images, flipped for mirror confusion.
+    pub mirror_objects: Option<PathBuf>,
+    /// Scene-incongruence manifest (`file,condition,label`).
+    pub scenes: Option<PathBuf>,
+    /// A folder of 50 textures (index 5b).
+    pub textures: Option<PathBuf>,
+    /// The capture point whose values are the model's (default: the penultimate embedding).
+    pub feature_layer: Option<String>,
+    /// The battery's preprocessing (its own, not `[preprocess]`): default `rajesh` (black pad
+    /// to square, 224, [0, 1]); `jacob` is the MATLAB pipeline; any other preset works too.
+    pub preprocess: Option<PreprocessConfig>,
+    /// Variance ddof of the visually active units of normalisation: 1 (MATLAB, default) or 0.
+    pub van_ddof: usize,
+    /// Layers with at most this many visually active units get NaN (default 10).
+    pub min_van: usize,
+    /// Normalisation regression: pooled (MATLAB, default) or per-image (Python port).
+    pub normalisation_fit: String,
+    /// 3D condition 2: d34-d56 (default) or matlab.
+    pub three_d_sign: String,
+    /// Part-matching distance: euclidean (default) or cityblock.
+    pub part_matching_distance: String,
+    /// Round sparseness to 5 decimals as the MATLAB code (default true).
+    pub sparseness_round: bool,
+}
+
+impl Default for PropertiesConfig {
+    fn default() -> Self {
+        PropertiesConfig {
+            stimuli: None,
+            properties: "all".into(),
+            thatcher: None,
+            mirror_objects: None,
+            scenes: None,
+            textures: None,
+            feature_layer: None,
+            preprocess: None,
+            van_ddof: 1,
+            min_van: 10,
+            normalisation_fit: "pooled".into(),
+            three_d_sign: "d34-d56".into(),
+            part_matching_distance: "euclidean".into(),
+            sparseness_round: true,
+        }
+    }
+}
+
+impl PropertiesConfig {
+    /// The properties asked for, in battery order.
+    pub fn properties(&self) -> Result<Vec<crate::measures::properties::Property>> {
+        crate::measures::properties::Property::parse_list(&self.properties)
+    }
+
+    /// The index options (usage errors for unknown words).
+    pub fn options(&self) -> Result<crate::measures::properties::indices::Options> {
+        if self.van_ddof > 1 {
+            return Err(Error::Invalid(format!(
+                "[[measure]] properties: van_ddof is 0 or 1, not {}",
+                self.van_ddof
+            )));
+        }
+        Ok(crate::measures::properties::indices::Options {
+            van_ddof: self.van_ddof,
+            min_van: self.min_van,
+            normalisation_fit: self.normalisation_fit.parse()?,
+            three_d_sign: self.three_d_sign.parse()?,
+            part_matching_distance: self.part_matching_distance.parse()?,
+            sparseness_round: self.sparseness_round,
+        })
+    }
+
+    /// Where each experiment's stimuli are.
+    pub fn paths(&self) -> crate::measures::properties::stimuli::StimulusPaths {
+        crate::measures::properties::stimuli::StimulusPaths {
+            root: self.stimuli.clone(),
+            thatcher: self.thatcher.clone(),
+            mirror: self.mirror_objects.clone(),
+            scenes: self.scenes.clone(),
+            textures: self.textures.clone(),
+        }
+    }
 }
 
 /// `[[measure]] kind = "encoding"`: responses from files or simulated, and the method's settings
@@ -351,6 +456,17 @@ impl AnalysisConfig {
             fix(&mut b.file);
         }
         for m in &mut self.measures {
+            if let MeasureConfig::Properties(p) = m {
+                for q in [
+                    &mut p.stimuli,
+                    &mut p.thatcher,
+                    &mut p.mirror_objects,
+                    &mut p.scenes,
+                    &mut p.textures,
+                ] {
+                    fix(q);
+                }
+            }
             if let MeasureConfig::Encoding(e) = m {
                 for r in &mut e.responses {
                     if r.is_relative() {
@@ -379,7 +495,8 @@ impl AnalysisConfig {
             s.tensor.is_some(),
             s.procedural.is_some(),
         ];
-        if sources.iter().filter(|&&b| b).count() != 1 {
+        let given = sources.iter().filter(|&&b| b).count();
+        if given > 1 || (given == 0 && self.uses_stimuli()) {
             return Err(Error::Invalid(
                 "[stimuli]: give exactly one of folder, manifest, tensor or procedural".into(),
             ));
@@ -443,6 +560,16 @@ impl AnalysisConfig {
                 .measures
                 .iter()
                 .any(|m| matches!(m, MeasureConfig::Rsa {}));
+        let battery: Vec<&PropertiesConfig> = self.properties().collect();
+        if battery.len() > 1 {
+            return Err(Error::Invalid(
+                "one [[measure]] kind = \"properties\" per analysis".into(),
+            ));
+        }
+        for p in battery {
+            p.properties()?;
+            p.options()?;
+        }
         if rsa && self.brain.is_empty() {
             return Err(Error::Invalid(
                 "no [[brain]]: give at least one RDM file (or simulated subjects)".into(),
@@ -477,6 +604,19 @@ impl AnalysisConfig {
             return Err(Error::Invalid("[compare]: methods is empty".into()));
         }
         Ok(())
+    }
+
+    /// Whether any measure runs on the `[stimuli]` set.
+    pub fn uses_stimuli(&self) -> bool {
+        self.measures.is_empty() || self.measures.iter().any(MeasureConfig::uses_stimuli)
+    }
+
+    /// The property battery's settings, when it is a measure.
+    pub fn properties(&self) -> impl Iterator<Item = &PropertiesConfig> {
+        self.measures.iter().filter_map(|m| match m {
+            MeasureConfig::Properties(p) => Some(p.as_ref()),
+            _ => None,
+        })
     }
 
     /// The built-in demo: procedural stimuli, seeded random AlexNet and ResNet-18, four simulated

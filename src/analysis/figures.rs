@@ -23,7 +23,7 @@ use crate::rsa::compare::rankdata;
 use crate::rsa::condensed_to_square;
 use crate::rsa::summary::Summary;
 
-const PALETTE: [RGBColor; 6] = [
+pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
@@ -32,9 +32,9 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 const BAND: RGBColor = RGBColor(215, 215, 215);
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
-fn fonts() {
+pub(crate) fn fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The embedded font always parses.
@@ -43,17 +43,17 @@ fn fonts() {
     });
 }
 
-type Draw<'a> =
+pub(crate) type Draw<'a> =
     dyn Fn(&DrawingArea<BitMapBackend<'_>, Shift>) -> std::result::Result<(), String> + 'a;
-type DrawSvg<'a> =
+pub(crate) type DrawSvg<'a> =
     dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> std::result::Result<(), String> + 'a;
 
-fn plot_err<E: std::fmt::Debug>(e: E) -> String {
+pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
 /// Renders one figure to `<stem>.png` (and `<stem>.svg` when `svg` is given).
-fn save(
+pub(crate) fn save(
     folder: &Path,
     stem: &str,
     size: (u32, u32),
@@ -109,7 +109,7 @@ macro_rules! both {
     }};
 }
 
-fn finite_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn finite_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite()) {
         lo = lo.min(v);
@@ -298,7 +298,7 @@ fn marked_line<'a, DB: DrawingBackend + 'a>(
     Ok(())
 }
 
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(crate) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// The noise-ceiling band across `columns` categories (x from −0.5), with a legend entry.
 fn ceiling_band<DB: DrawingBackend>(
@@ -319,7 +319,7 @@ fn ceiling_band<DB: DrawingBackend>(
 }
 
 /// The legend box of every figure, at `position`.
-fn legend<'a, DB: DrawingBackend + 'a>(
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut Chart<'a, DB>,
     position: SeriesLabelPosition,
 ) -> std::result::Result<(), String> {

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod extract;
 pub mod figures;
+pub mod properties;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use crate::exec::{Engine, EngineReport};
 use crate::measures::dimensionality::ed_from_features;
 use crate::measures::encoding::evaluate::Target;
 use crate::measures::encoding::measure::{EncodingReport, LayerFeatures, LayerProjector};
+use crate::measures::properties::measure::PropertiesReport;
 use crate::models::{build, Capture, Network, Reduce};
 use crate::rsa::bootstrap::Resample;
 use crate::rsa::load::{read_rdms, NamedRdm};
@@ -109,6 +111,8 @@ pub struct AnalysisResult {
     pub encoding: Option<EncodingReport>,
     /// Effective dimensionality of every captured point (model, point, ED), when asked for.
     pub dimensionality: Vec<(String, String, f64)>,
+    /// The brain-property battery, when it is a measure.
+    pub properties: Option<PropertiesReport>,
     pub seconds_total: f64,
 }
 
@@ -369,9 +373,25 @@ pub fn run_analysis(
     let alternative: Alternative = cfg.compare.alternative.parse()?;
     let resample: Resample = cfg.compare.bootstrap_over.parse()?;
     let pre = cfg.preprocess.build()?;
-    let mut stimuli = open_stimuli(cfg)?;
-    let n = stimuli.len();
-    let regions = load_regions(cfg, &stimuli)?;
+    // A battery-only analysis has no [stimuli]: it reads its own sets.
+    let mut stimuli = if cfg.uses_stimuli() {
+        Some(open_stimuli(cfg)?)
+    } else {
+        None
+    };
+    let n = stimuli.as_ref().map_or(0, StimulusSet::len);
+    let regions = match &stimuli {
+        Some(s) => load_regions(cfg, s)?,
+        None => Vec::new(),
+    };
+    let mut battery = match cfg.properties().next() {
+        Some(p) => {
+            let b = properties::Battery::load(p)?;
+            let report = b.report();
+            Some((b, report))
+        }
+        None => None,
+    };
     use config::MeasureConfig;
     let rsa_wanted = cfg.measures.is_empty()
         || cfg
@@ -396,8 +416,8 @@ pub fn run_analysis(
                 .into(),
         ));
     }
-    let mut encoding = match encodings.first() {
-        Some(e) => {
+    let mut encoding = match (encodings.first(), &stimuli) {
+        (Some(e), Some(stimuli)) => {
             let settings = e.settings()?;
             settings.split.folds(n)?;
             let mut targets = Vec::new();
@@ -410,13 +430,13 @@ pub fn run_analysis(
                 )?);
             }
             if let Some(sim) = &e.simulated {
-                targets.extend(simulate_voxels(&stimuli, sim)?);
+                targets.extend(simulate_voxels(stimuli, sim)?);
             }
             crate::measures::encoding::responses::check_unique(&targets)?;
             let report = EncodingReport::new(&settings, &targets, e.predictions);
             Some((*e, settings, targets, report))
         }
-        None => None,
+        _ => None,
     };
     let mut dimensionality = Vec::new();
     let mut prepared = Vec::new();
@@ -448,21 +468,40 @@ pub fn run_analysis(
         };
         prepared.push((m, graph, capture, weights, pretrained, model_pre));
     }
-    let stimulus_hashes = stimuli.hashes()?;
+    let stimulus_hashes = match &stimuli {
+        Some(s) => s.hashes()?,
+        None => Vec::new(),
+    };
 
     let mut models = Vec::new();
     for (m, graph, capture, weights, pretrained, model_pre) in prepared {
+        let net = Network::new(engine, graph, &weights)?;
+        if let Some((b, report)) = battery.as_mut() {
+            let batch = m.batch.unwrap_or(16);
+            b.run(
+                &net,
+                &capture,
+                &m.label(),
+                batch,
+                cfg.output.memory_budget,
+                progress,
+                report,
+            )?;
+        }
+        let Some(stimuli) = stimuli.as_mut() else {
+            continue;
+        };
         let (h, w) = stimuli.tensor_size().unwrap_or_else(|| {
             let s = model_pre.as_ref().map_or(224, Preprocess::output_size);
             (s, s)
         });
         let pre_or_default = model_pre.clone().unwrap_or_default();
         let label = m.label();
-        let per_image = capture.shapes(&graph, h, w)?;
+        let per_image = capture.shapes(net.graph(), h, w)?;
         let features: Vec<usize> = per_image.iter().map(|s| s.iter().product()).collect();
         let groups = passes(&capture.points, &features, n, cfg.output.memory_budget);
         let batch = m.batch.unwrap_or(16);
-        let architecture = graph.model.clone();
+        let architecture = net.graph().model.clone();
         let weights_tag = weights.source.tag();
         let mut writer = if cfg.output.activations {
             let shapes: Vec<Vec<usize>> = per_image
@@ -507,7 +546,6 @@ pub fn run_analysis(
             }
             None => vec![false; capture.points.len()],
         };
-        let net = Network::new(engine, graph, &weights)?;
         let mut rdms = vec![Vec::new(); capture.points.len()];
         let mut degenerate = BTreeMap::new();
         let (mut t_extract, mut t_rdm) = (0.0, 0.0);
@@ -546,15 +584,7 @@ pub fn run_analysis(
                 progress.advance((hi - lo) as u64);
                 Ok(())
             };
-            extract::extract_batches(
-                &net,
-                &mut stimuli,
-                &pre_or_default,
-                &sub,
-                batch,
-                (h, w),
-                sink,
-            )?;
+            extract::extract_batches(&net, stimuli, &pre_or_default, &sub, batch, (h, w), sink)?;
             t_extract += t.elapsed().as_secs_f64();
             let t = Instant::now();
             let patterns: Vec<Patterns<'_>> = group
@@ -674,12 +704,16 @@ pub fn run_analysis(
             summaries.push((region.name.clone(), s));
         }
     }
+    let (stimulus_source, stimulus_names, label_columns, labels) = match stimuli {
+        Some(s) => (s.source, s.names, s.label_columns, s.labels),
+        None => (String::new(), Vec::new(), Vec::new(), Vec::new()),
+    };
     Ok(AnalysisResult {
         config: cfg.clone(),
-        stimulus_source: stimuli.source.clone(),
-        stimulus_names: stimuli.names.clone(),
-        label_columns: stimuli.label_columns.clone(),
-        labels: stimuli.labels.clone(),
+        stimulus_source,
+        stimulus_names,
+        label_columns,
+        labels,
         stimulus_hashes,
         preprocess: pre,
         executor: engine.report(),
@@ -688,6 +722,7 @@ pub fn run_analysis(
         summaries,
         encoding: encoding.map(|(_, _, _, report)| report),
         dimensionality,
+        properties: battery.map(|(_, report)| report),
         seconds_total: start.elapsed().as_secs_f64(),
     })
 }

@@ -130,8 +130,18 @@ struct Manifest<'a> {
     rdm_metric: &'a str,
     rdm_storage: &'static str,
     seconds: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    properties: Option<ManifestProperties<'a>>,
     files: Vec<String>,
     analysis: &'a super::AnalysisConfig,
+}
+
+/// The battery's choices (SCIENCE.md §9.6), stimulus files and unscored properties.
+#[derive(Serialize)]
+struct ManifestProperties<'a> {
+    settings: &'a BTreeMap<String, String>,
+    not_scored: BTreeMap<String, &'a str>,
+    feature_layers: BTreeMap<String, Vec<(String, &'a str)>>,
 }
 
 #[derive(Serialize)]
@@ -174,73 +184,22 @@ pub fn write_outputs(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> 
     std::fs::create_dir_all(folder)
         .map_err(|e| Error::file(folder, format!("cannot create the output folder: {e}")))?;
     let mut files = Vec::new();
-    let csv = folder.join("results.csv");
-    results_table(r)?.write(&csv)?;
-    files.push(csv);
-    let json = folder.join("results.json");
-    write_text(&json, &results_json(r)?)?;
-    files.push(json);
-
-    // RDMs: every capture point, then each region's subjects, condensed (upper triangle, i < j).
     let n = r.stimulus_names.len();
-    let mut names = Vec::new();
-    let mut data: Vec<Vec<f32>> = Vec::new();
-    for m in &r.models {
-        for (p, d) in m.points.iter().zip(&m.rdms) {
-            names.push(format!("{}/{p}", m.label));
-            data.push(d.iter().map(|&v| v as f32).collect());
-        }
+    if r.config.uses_stimuli() {
+        files.extend(write_stimulus_measures(r, folder)?);
     }
-    for g in &r.regions {
-        for s in &g.subjects {
-            names.push(format!("brain/{}/{}", g.name, s.name));
-            data.push(s.condensed.iter().map(|&v| v as f32).collect());
-        }
-    }
-    let meta = BTreeMap::from([
-        ("metric".to_string(), r.config.rdm.metric.clone()),
-        ("stimuli".into(), serde_json::to_string(&r.stimulus_names)?),
-        (
-            "layout".into(),
-            "condensed upper triangle, row-major, i < j".into(),
-        ),
-        ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
-    ]);
-    let rdms = folder.join("rdms.safetensors");
-    let mut w = TensorWriter::create(
-        &rdms,
-        &names,
-        &vec![vec![n * (n - 1) / 2]; names.len()],
-        meta,
-    )?;
-    w.write_rows(0, &data)?;
-    w.finish()?;
-    files.push(rdms);
-
-    if let Some(enc) = &r.encoding {
-        let table = enc.table();
-        for name in ["encoding.csv", "encoding.json"] {
+    if let Some(p) = &r.properties {
+        let table = p.table();
+        for name in ["properties.csv", "properties.json"] {
             let path = folder.join(name);
             table.write(&path)?;
             files.push(path);
         }
-        let voxels = folder.join("encoding_voxels.safetensors");
-        enc.write_voxels(&voxels)?;
-        files.push(voxels);
-    }
-    if !r.dimensionality.is_empty() {
-        use crate::measures::report::{Cell, Table};
-        let mut t = Table::new(vec![
-            "model".into(),
-            "layer".into(),
-            "effective_dimensionality".into(),
-        ]);
-        for (m, l, ed) in &r.dimensionality {
-            t.push(vec![Cell::text(m), Cell::text(l), Cell::num(*ed)]);
+        if r.config.output.figures {
+            files.extend(crate::measures::properties::figures::write_figures(
+                p, folder,
+            )?);
         }
-        let path = folder.join("dimensionality.csv");
-        t.write(&path)?;
-        files.push(path);
     }
 
     let toml_path = folder.join("analysis.toml");
@@ -254,9 +213,6 @@ pub fn write_outputs(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> 
     )?;
     files.push(toml_path);
 
-    if r.config.output.figures {
-        files.extend(super::figures::write_figures(r, folder)?);
-    }
     for m in &r.models {
         if r.config.output.activations {
             files.push(folder.join(format!("activations_{}.safetensors", file_safe(&m.label))));
@@ -336,6 +292,27 @@ pub fn write_outputs(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> 
         rdm_metric: &r.config.rdm.metric,
         rdm_storage: "rdms.safetensors holds f32 copies; statistics used the f64 values",
         seconds,
+        properties: r.properties.as_ref().map(|p| ManifestProperties {
+            settings: &p.settings,
+            not_scored: p
+                .notes
+                .iter()
+                .map(|(q, why)| (q.to_string(), why.as_str()))
+                .collect(),
+            feature_layers: p
+                .models()
+                .into_iter()
+                .map(|m| {
+                    let rows = p
+                        .rows
+                        .iter()
+                        .filter(|r| r.model == m && r.feature_layer)
+                        .map(|r| (r.property.to_string(), r.layer.as_str()))
+                        .collect();
+                    (m.to_string(), rows)
+                })
+                .collect(),
+        }),
         files: listed,
         analysis: &r.config,
     };
@@ -344,6 +321,85 @@ pub fn write_outputs(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> 
         &(serde_json::to_string_pretty(&manifest)? + "\n"),
     )?;
     files.push(manifest_path);
+    Ok(files)
+}
+
+/// results.csv / .json, rdms.safetensors, the encoding and dimensionality tables and the
+/// figures of the measures on the `[stimuli]` set.
+fn write_stimulus_measures(r: &AnalysisResult, folder: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let csv = folder.join("results.csv");
+    results_table(r)?.write(&csv)?;
+    files.push(csv);
+    let json = folder.join("results.json");
+    write_text(&json, &results_json(r)?)?;
+    files.push(json);
+
+    // RDMs: every capture point, then each region's subjects, condensed (upper triangle, i < j).
+    let n = r.stimulus_names.len();
+    let mut names = Vec::new();
+    let mut data: Vec<Vec<f32>> = Vec::new();
+    for m in &r.models {
+        for (p, d) in m.points.iter().zip(&m.rdms) {
+            names.push(format!("{}/{p}", m.label));
+            data.push(d.iter().map(|&v| v as f32).collect());
+        }
+    }
+    for g in &r.regions {
+        for s in &g.subjects {
+            names.push(format!("brain/{}/{}", g.name, s.name));
+            data.push(s.condensed.iter().map(|&v| v as f32).collect());
+        }
+    }
+    let meta = BTreeMap::from([
+        ("metric".to_string(), r.config.rdm.metric.clone()),
+        ("stimuli".into(), serde_json::to_string(&r.stimulus_names)?),
+        (
+            "layout".into(),
+            "condensed upper triangle, row-major, i < j".into(),
+        ),
+        ("ventral_version".into(), env!("CARGO_PKG_VERSION").into()),
+    ]);
+    let rdms = folder.join("rdms.safetensors");
+    let mut w = TensorWriter::create(
+        &rdms,
+        &names,
+        &vec![vec![n * (n - 1) / 2]; names.len()],
+        meta,
+    )?;
+    w.write_rows(0, &data)?;
+    w.finish()?;
+    files.push(rdms);
+
+    if let Some(enc) = &r.encoding {
+        let table = enc.table();
+        for name in ["encoding.csv", "encoding.json"] {
+            let path = folder.join(name);
+            table.write(&path)?;
+            files.push(path);
+        }
+        let voxels = folder.join("encoding_voxels.safetensors");
+        enc.write_voxels(&voxels)?;
+        files.push(voxels);
+    }
+    if !r.dimensionality.is_empty() {
+        use crate::measures::report::{Cell, Table};
+        let mut t = Table::new(vec![
+            "model".into(),
+            "layer".into(),
+            "effective_dimensionality".into(),
+        ]);
+        for (m, l, ed) in &r.dimensionality {
+            t.push(vec![Cell::text(m), Cell::text(l), Cell::num(*ed)]);
+        }
+        let path = folder.join("dimensionality.csv");
+        t.write(&path)?;
+        files.push(path);
+    }
+
+    if r.config.output.figures {
+        files.extend(super::figures::write_figures(r, folder)?);
+    }
     Ok(files)
 }
 
@@ -394,6 +450,9 @@ pub fn summary_table(r: &AnalysisResult) -> String {
     }
     if let Some(enc) = &r.encoding {
         out += &encoding_summary(enc);
+    }
+    if let Some(p) = &r.properties {
+        out += &p.summary();
     }
     out
 }

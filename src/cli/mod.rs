@@ -10,6 +10,7 @@ mod encode;
 mod extract;
 mod layers;
 mod model_args;
+mod properties;
 mod rdm;
 mod run;
 mod selftest;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Voxel-wise encoding, veRSA and cRSA of activation tensors against brain responses
     /// (ridge with exact leave-one-out on sparse random projections; Conwell et al. 2024).
     Encode(Box<encode::EncodeArgs>),
+    /// The brain-property battery (Thatcher, mirror confusion, … global advantage; Jacob et al.
+    /// 2021, Rajesh et al. 2024) on every capture point, against the brain's values.
+    Properties(Box<properties::PropertiesArgs>),
     /// Top-k ImageNet classes per image, with names and probabilities (checks weights and preprocessing).
     Classify(Box<classify::ClassifyArgs>),
 }
@@ -148,5 +152,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cka(a) => cka::run(&a),
         Command::Classify(a) => classify::run(&a),
         Command::Encode(a) => encode::run(&a),
+        Command::Properties(a) => properties::run(&a),
     }
 }

@@ -32,9 +32,19 @@ pub struct RunArgs {
 }
 
 /// indicatif bars, one per stage.
-struct Bars {
+pub(super) struct Bars {
     enabled: bool,
     bar: RefCell<Option<ProgressBar>>,
+}
+
+impl Bars {
+    /// Bars on stderr when it is a terminal and not `quiet`.
+    pub(super) fn new(quiet: bool) -> Bars {
+        Bars {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            bar: RefCell::new(None),
+        }
+    }
 }
 
 impl Progress for Bars {
@@ -88,10 +98,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
              (see `ventral run --print-demo`)"
         );
     }
-    let bars = Bars {
-        enabled: !args.quiet && std::io::stderr().is_terminal(),
-        bar: RefCell::new(None),
-    };
+    let bars = Bars::new(args.quiet);
     let engine = Engine::open(
         cfg.compute.device,
         &args.device.options()?,

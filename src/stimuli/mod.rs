@@ -193,6 +193,25 @@ impl StimulusSet {
         })
     }
 
+    /// Images already in memory (decoded from a `.mat` file, flipped, cropped), with one name
+    /// each; `source` says where they came from.
+    pub fn images(source: String, names: Vec<String>, images: Vec<Rgb8>) -> Result<StimulusSet> {
+        if names.len() != images.len() {
+            return Err(Error::Invalid(format!(
+                "{source}: {} names for {} images",
+                names.len(),
+                images.len()
+            )));
+        }
+        Ok(StimulusSet {
+            source,
+            label_columns: Vec::new(),
+            labels: vec![Vec::new(); names.len()],
+            names,
+            images: Images::Generated(images),
+        })
+    }
+
     /// A preprocessed float32 `[N, C, H, W]` array (.npy), used as it is.
     pub fn tensor(path: &Path, channels: usize) -> Result<StimulusSet> {
         let r = NpyReader::open(path)?;

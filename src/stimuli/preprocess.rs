@@ -7,7 +7,8 @@
 //! Presets: `torchvision` (resize shorter side, centre crop, ImageNet statistics), `square` (direct
 //! resize to S×S, Conwell et al. 2024), `pad-square` (black padding to square, resize, [0, 1] with no
 //! normalisation, Rajesh et al. 2024) and `timm` (shorter side to ⌊S / crop_pct⌋, centre crop S,
-//! the model's interpolation and statistics).
+//! the model's interpolation and statistics); for the property battery `rajesh` (= `pad-square`)
+//! and `jacob` (square bicubic resize, MatConvNet's average pixel subtracted on the 0–255 scale).
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,8 @@ pub struct Rgb8 {
 /// ImageNet statistics used by torchvision's classification weights.
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// MatConvNet's `imagenet-vgg-verydeep-16` average pixel, 0–255 scale (Jacob et al. 2021).
+pub const VGG_AVERAGE_PIXEL: [f32; 3] = [123.68, 116.779, 103.939];
 /// timm's IMAGENET_INCEPTION_MEAN/STD (the default of its ViT configurations).
 pub const INCEPTION_MEAN: [f32; 3] = [0.5, 0.5, 0.5];
 pub const INCEPTION_STD: [f32; 3] = [0.5, 0.5, 0.5];
@@ -144,6 +147,32 @@ impl Preprocess {
         }
     }
 
+    /// Rajesh et al.'s property battery: [`Preprocess::pad_square`] under the battery's name.
+    pub fn rajesh(size: usize) -> Self {
+        Preprocess {
+            preset: "rajesh",
+            ..Preprocess::pad_square(size)
+        }
+    }
+
+    /// Jacob et al.'s MATLAB pipeline: `imresize(img, [S S])` (bicubic, antialiased, aspect ratio
+    /// not kept) and the average pixel of MatConvNet's VGG-16 subtracted on the 0–255 scale, no
+    /// std division; written as a normalisation with mean = pixel / 255 and std = 1 / 255. The
+    /// resize is Pillow's bicubic (the same a = −0.5 kernel), rounded to u8 after each pass.
+    pub fn jacob(size: usize) -> Self {
+        Preprocess {
+            preset: "jacob",
+            pad_square: false,
+            resize: Resize::Square(size),
+            crop: None,
+            filter: Filter::Bicubic,
+            normalize: Some(Normalize {
+                mean: VGG_AVERAGE_PIXEL.map(|m| m / 255.0),
+                std: [1.0 / 255.0; 3],
+            }),
+        }
+    }
+
     /// timm's eval transform: shorter side to ⌊size / crop_pct⌋, centre crop `size`.
     pub fn timm(size: usize, crop_pct: f64, filter: Filter, normalize: Normalize) -> Result<Self> {
         if !(crop_pct > 0.0 && crop_pct <= 1.0) {
@@ -243,7 +272,7 @@ impl Preprocess {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PreprocessConfig {
-    /// torchvision (default), square, pad-square, timm or none (stimuli are a preprocessed tensor).
+    /// torchvision (default), square, pad-square, rajesh, jacob, timm or none (stimuli are a preprocessed tensor).
     pub preset: Option<String>,
     /// Side of the model input (the crop for torchvision and timm); default 224.
     pub size: Option<usize>,
@@ -289,6 +318,8 @@ impl PreprocessConfig {
             "torchvision" => Preprocess::torchvision(self.resize.unwrap_or(256), size),
             "square" => Preprocess::square(size),
             "pad-square" => Preprocess::pad_square(size),
+            "rajesh" => Preprocess::rajesh(size),
+            "jacob" => Preprocess::jacob(size),
             "timm" => Preprocess::timm(
                 size,
                 self.crop_pct.unwrap_or(0.9),
@@ -300,7 +331,7 @@ impl PreprocessConfig {
             )?,
             other => {
                 return Err(Error::Invalid(format!(
-                    "unknown preprocessing preset '{other}'; use torchvision, square, pad-square, timm or none"
+                    "unknown preprocessing preset '{other}'; use torchvision, square, pad-square, rajesh, jacob, timm or none"
                 )))
             }
         };
@@ -526,6 +557,21 @@ mod tests {
         assert_eq!(t.filter, Filter::Bicubic);
         assert_eq!(cfg("none").build().unwrap(), None);
         assert!(cfg("fancy").build().is_err());
+        // The battery's presets: rajesh pads and keeps [0, 1]; jacob leaves x − pixel on 0–255.
+        let r = cfg("rajesh").build().unwrap().unwrap();
+        assert!(r.pad_square && r.normalize.is_none() && r.preset == "rajesh");
+        let j = cfg("jacob").build().unwrap().unwrap();
+        let flat = Rgb8 {
+            width: 5,
+            height: 3,
+            data: vec![200; 45],
+        };
+        let out = j.apply(&flat).unwrap();
+        assert_eq!(out.len(), 3 * 224 * 224);
+        for (c, pixel) in VGG_AVERAGE_PIXEL.iter().enumerate() {
+            let v = out[c * 224 * 224 + 1000];
+            assert!((v - (200.0 - pixel)).abs() < 1e-3, "{c}: {v}");
+        }
         let bad = PreprocessConfig {
             resize: Some(100),
             ..cfg("torchvision")

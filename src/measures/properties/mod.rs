@@ -262,3 +262,22 @@ pub fn contrast(x: f64, y: f64) -> f64 {
 
 /// Activations of one layer for one experiment's images, row `i` = image `i`.
 pub type Acts<'a> = Patterns<'a>;
+
+/// A numeric table that comes with a stimulus set (pair lists, design matrices, stimulus
+/// positions), row-major, as f64 whatever its class in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f64>,
+}
+
+impl Table {
+    pub fn get(&self, r: usize, c: usize) -> f64 {
+        self.data[r * self.cols + c]
+    }
+
+    pub fn row(&self, r: usize) -> &[f64] {
+        &self.data[r * self.cols..(r + 1) * self.cols]
+    }
+}
