@@ -786,4 +786,50 @@ sessions_per_subject = 2
         );
         assert_eq!(c.models[0].label(), "alexnet");
     }
+
+    #[test]
+    fn a_battery_alone_needs_no_stimuli_and_its_words_are_checked() {
+        let text = r#"
+[[model]]
+name = "vgg16"
+seed = 0
+
+[[measure]]
+kind = "properties"
+stimuli = "brain-properties"
+properties = "weber,3d-2"
+three_d_sign = "matlab"
+preprocess = { preset = "jacob" }
+"#;
+        let mut c: AnalysisConfig = toml::from_str(text).unwrap();
+        c.rebase(Path::new("/data/study"));
+        c.check().unwrap();
+        assert!(!c.uses_stimuli());
+        let p = c.properties().next().unwrap();
+        assert_eq!(
+            p.stimuli.as_deref(),
+            Some(Path::new("/data/study/brain-properties"))
+        );
+        use crate::measures::properties::{indices::ThreeDSign, Property};
+        assert_eq!(
+            p.properties().unwrap(),
+            [Property::Weber, Property::ThreeD2]
+        );
+        assert_eq!(p.options().unwrap().three_d_sign, ThreeDSign::Matlab);
+        let round = parse(&c.to_toml()).unwrap();
+        assert_eq!(round.properties().next(), Some(p));
+        for (from, to, word) in [
+            ("three_d_sign = \"matlab\"", "three_d_sign = \"up\"", "up"),
+            ("weber,3d-2", "weber,3d-9", "3d-9"),
+            ("three_d_sign = \"matlab\"", "van_ddof = 2", "van_ddof"),
+        ] {
+            let e = parse(&text.replace(from, to)).unwrap_err().to_string();
+            assert!(e.contains(word), "{e}");
+        }
+        // RSA beside it still needs [stimuli].
+        let e = parse(&text.replace("[[measure]]", "[[measure]]\nkind = \"rsa\"\n[[measure]]"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exactly one of folder"), "{e}");
+    }
 }
