@@ -55,10 +55,18 @@ pub fn load_rgb(path: &Path) -> Result<Rgb8> {
     if path.exists() && !path.is_file() {
         return Err(Error::file(path, "not a regular file"));
     }
-    let img = image::ImageReader::open(path)
-        .map_err(|e| Error::file(path, format!("cannot open: {e}")))?
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))?;
+    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
-        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(&bytes) {
+        // The decoder fills a cut-off scan with invented pixels; PIL refuses such a file.
+        return Err(Error::file(
+            path,
+            "truncated JPEG: no end-of-image marker after the last scan",
+        ));
+    }
+    let img = reader
         .decode()
         .map_err(|e| Error::file(path, format!("cannot decode image: {e}")))?;
     let rgb = img.to_rgb8();
@@ -67,6 +75,17 @@ pub fn load_rgb(path: &Path) -> Result<Rgb8> {
         height: rgb.height() as usize,
         data: rgb.into_raw(),
     })
+}
+
+/// Whether a JPEG stream has its end-of-image marker (FF D9) after its last start-of-scan
+/// (FF DA). Inside entropy-coded data every FF byte is stuffed (FF 00), so neither marker can
+/// appear there: a file cut anywhere in or before its last scan has no FF D9 after it.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let marker = |m: u8| bytes.windows(2).rposition(|w| w[0] == 0xFF && w[1] == m);
+    match (marker(0xDA), marker(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        _ => false,
+    }
 }
 
 /// Where a stimulus set's images are.
@@ -371,6 +390,44 @@ mod tests {
             e.contains("z.png") && e.contains("not a regular file"),
             "{e}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 19, finding 3: a JPEG cut short decoded to partly invented pixels with no word.
+    #[test]
+    fn truncated_images_are_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("ventral-cut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x * y) % 251) as u8])
+        });
+        for ext in ["jpg", "png"] {
+            let whole = dir.join(format!("whole.{ext}"));
+            img.save(&whole).unwrap();
+            let decoded = load_rgb(&whole).unwrap();
+            assert_eq!((decoded.width, decoded.height), (64, 48));
+            let bytes = std::fs::read(&whole).unwrap();
+            // JPEG: also cut inside the end marker; a PNG cut there has all its pixels.
+            let cuts = if ext == "jpg" {
+                vec![bytes.len() / 2, bytes.len() - 1]
+            } else {
+                vec![bytes.len() / 2]
+            };
+            for cut in cuts {
+                let half = dir.join(format!("cut{cut}.{ext}"));
+                std::fs::write(&half, &bytes[..cut]).unwrap();
+                let e = load_rgb(&half).err().map(|e| e.to_string());
+                let e =
+                    e.unwrap_or_else(|| panic!("{ext} cut at {cut} of {} decoded", bytes.len()));
+                assert!(e.contains(&format!("cut{cut}.{ext}")), "{e}");
+            }
+            // Bytes after the end of the image are not a truncation.
+            let mut longer = bytes.clone();
+            longer.extend_from_slice(b"trailing");
+            let padded = dir.join(format!("padded.{ext}"));
+            std::fs::write(&padded, &longer).unwrap();
+            assert_eq!(load_rgb(&padded).unwrap(), decoded, "{ext}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
