@@ -12,8 +12,7 @@ use crate::analysis::config::{
     CompareConfig, ComputeConfig, Layers, MeasureConfig, ModelConfig, OutputConfig,
     PropertiesConfig, RdmConfig, StimuliConfig, PRETRAINED,
 };
-use crate::analysis::report::{summary_table, write_outputs};
-use crate::analysis::{run_analysis, AnalysisConfig};
+use crate::analysis::AnalysisConfig;
 use crate::stimuli::PreprocessConfig;
 
 #[derive(Args, Debug)]
@@ -160,15 +159,5 @@ impl PropertiesArgs {
 
 pub fn run(args: &PropertiesArgs) -> Result<(), Failure> {
     let cfg = args.analysis()?;
-    let engine = args.device.open()?;
-    let result = run_analysis(&cfg, &engine, &super::run::Bars::new(args.quiet))?;
-    let files = write_outputs(&result, &cfg.output.folder)?;
-    eprintln!(
-        "{} files in {} ({:.1} s on {})",
-        files.len(),
-        cfg.output.folder.display(),
-        result.seconds_total,
-        engine.summary()
-    );
-    super::print_out(&summary_table(&result))
+    super::run::run_and_write(&cfg, &args.device.open()?, args.quiet)
 }

@@ -98,15 +98,23 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
              (see `ventral run --print-demo`)"
         );
     }
-    let bars = Bars::new(args.quiet);
     let engine = Engine::open(
         cfg.compute.device,
         &args.device.options()?,
         cfg.compute.threads,
     )?;
-    let result = run_analysis(&cfg, &engine, &bars)?;
+    run_and_write(&cfg, &engine, args.quiet)
+}
+
+/// Runs an analysis, writes its folder and prints the summary table (stderr: where it went).
+pub(super) fn run_and_write(
+    cfg: &AnalysisConfig,
+    engine: &Engine,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let result = run_analysis(cfg, engine, &Bars::new(quiet))?;
     let files = write_outputs(&result, &cfg.output.folder)?;
-    if !args.quiet {
+    if !quiet {
         eprintln!(
             "{} files in {} ({:.1} s on {})",
             files.len(),

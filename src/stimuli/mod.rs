@@ -231,6 +231,14 @@ impl StimulusSet {
         })
     }
 
+    /// The image files, for a folder or manifest set.
+    pub fn files(&self) -> Option<&[PathBuf]> {
+        match &self.images {
+            Images::Files(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// A preprocessed float32 `[N, C, H, W]` array (.npy), used as it is.
     pub fn tensor(path: &Path, channels: usize) -> Result<StimulusSet> {
         let r = NpyReader::open(path)?;

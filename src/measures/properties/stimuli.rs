@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use super::{Experiment, Table};
 use crate::error::{Error, Result};
 use crate::mat::{dims_text, read_mat_file, MatValue};
-use crate::stimuli::{list_images, load_rgb, parse_csv, Rgb8};
+use crate::stimuli::{list_images, load_rgb, Rgb8, StimulusSet};
 
 /// Where each experiment's stimuli are (all optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -400,7 +400,7 @@ pub fn load(exp: Experiment, paths: &StimulusPaths) -> Result<Loaded> {
                 // Given by name but absent: a mistake to report, not an experiment to skip.
                 return Err(Error::file(csv, "not found"));
             }
-            let rows = manifest(csv, &["file"])?;
+            let rows = manifest(csv, &[])?;
             if rows.len() != 80 {
                 return Err(Error::file(
                     csv,
@@ -479,7 +479,7 @@ pub fn load(exp: Experiment, paths: &StimulusPaths) -> Result<Loaded> {
                 // Given by name but absent: a mistake to report, not an experiment to skip.
                 return Err(Error::file(csv, "not found"));
             }
-            let rows = manifest(csv, &["file", "condition", "label"])?;
+            let rows = manifest(csv, &["condition", "label"])?;
             set.sources.push(csv.to_path_buf());
             let n = rows.len();
             let mut labels = Vec::with_capacity(n);
@@ -687,50 +687,42 @@ fn column(values: Vec<f64>) -> Table {
     }
 }
 
-/// The rows of a CSV manifest with the columns `cols` (the first is `file`, paths relative to
-/// the manifest's folder, each an existing file): (name as written, path, the other columns'
-/// values in `cols[1..]` order).
+/// The rows of a CSV manifest ([`StimulusSet::manifest`]: a `file` column of paths relative to
+/// the manifest's folder, each an existing file) with the label columns `cols`: (name as written,
+/// path, the values of `cols` in order).
 fn manifest(csv: &Path, cols: &[&str]) -> Result<Vec<(String, PathBuf, Vec<String>)>> {
-    let text =
-        std::fs::read_to_string(csv).map_err(|e| Error::file(csv, format!("cannot read: {e}")))?;
-    let rows = parse_csv(&text).map_err(|e| Error::file(csv, e))?;
-    let Some((header, rows)) = rows.split_first() else {
-        return Err(Error::file(csv, "empty manifest"));
-    };
+    let set = StimulusSet::manifest(csv)?;
     let idx = cols
         .iter()
         .map(|c| {
-            header.iter().position(|h| h.trim() == *c).ok_or_else(|| {
-                Error::file(csv, format!("no '{c}' column in the header {header:?}"))
-            })
+            set.label_columns
+                .iter()
+                .position(|h| h == c)
+                .ok_or_else(|| {
+                    Error::file(
+                        csv,
+                        format!(
+                            "no '{c}' column (the header has file and {:?})",
+                            set.label_columns
+                        ),
+                    )
+                })
         })
         .collect::<Result<Vec<usize>>>()?;
-    let base = csv.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        if r.len() != header.len() {
-            return Err(Error::file(
-                csv,
-                format!(
-                    "line {}: {} fields, the header has {}",
-                    i + 2,
-                    r.len(),
-                    header.len()
-                ),
-            ));
-        }
-        let cell = |c: usize| r.get(c).map(|s| s.trim().to_string()).unwrap_or_default();
-        let name = cell(idx[0]);
-        let path = base.join(&name);
-        if !path.is_file() {
-            return Err(Error::file(
-                csv,
-                format!("line {}: image '{}' does not exist", i + 2, path.display()),
-            ));
-        }
-        out.push((name, path, idx[1..].iter().map(|&c| cell(c)).collect()));
-    }
-    Ok(out)
+    let files = set.files().unwrap_or_default();
+    Ok(set
+        .names
+        .iter()
+        .zip(files)
+        .zip(&set.labels)
+        .map(|((name, path), labels)| {
+            (
+                name.clone(),
+                path.clone(),
+                idx.iter().map(|&c| labels[c].trim().to_string()).collect(),
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]
