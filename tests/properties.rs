@@ -197,3 +197,82 @@ fn usage_and_missing_stimuli_errors() {
     assert!(e.contains("weber") && e.contains("exp09_3d"), "{e}");
     assert!(!d.join("out/properties.csv").exists());
 }
+
+/// `kind = "properties"` beside RSA in one analysis file: both measures' outputs, two models
+/// overlaid in one battery table, through `ventral run`.
+#[test]
+fn battery_beside_rsa_in_an_analysis_file() {
+    let Some(root) = shared() else { return };
+    let d = dir("analysis");
+    let toml = format!(
+        r#"
+[stimuli]
+procedural = "demo"
+size = 64
+
+[preprocess]
+preset = "square"
+size = 64
+
+[[model]]
+name = "alexnet"
+seed = 0
+layers = ["features.2", "features.12", "classifier.5"]
+
+[[model]]
+name = "alexnet"
+seed = 1
+layers = ["features.2", "features.12", "classifier.5"]
+
+[[brain]]
+simulated = {{ subjects = 2, noise = 0.3, seed = 1 }}
+
+[compare]
+permutations = 10
+
+[[measure]]
+kind = "rsa"
+
+[[measure]]
+kind = "properties"
+stimuli = "{}"
+properties = "global-advantage,3d-1"
+
+[output]
+folder = "{}"
+figures = false
+"#,
+        root.display(),
+        d.join("out").display()
+    );
+    let file = d.join("analysis.toml");
+    std::fs::write(&file, toml).unwrap();
+    let o = ventral(&[
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--device",
+        "native",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.join("out/results.csv").exists());
+    let rows = csv_rows(&d.join("out/properties.csv"));
+    // 2 models × 2 properties × 3 points.
+    assert_eq!(rows.len() - 1, 12);
+    for model in ["alexnet-seed0", "alexnet-seed1"] {
+        let flagged: Vec<&Vec<String>> = rows
+            .iter()
+            .filter(|r| r[0] == model && r[8] == "true")
+            .collect();
+        assert_eq!(flagged.len(), 2, "{model}");
+        assert!(
+            flagged.iter().all(|r| r[1] == "classifier.5"),
+            "{flagged:?}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("alexnet-seed1: brain similarity"),
+        "{stdout}"
+    );
+}
