@@ -1,5 +1,5 @@
 //! The `ventral` binary: parses arguments, runs, prints errors with context, maps them to exit codes
-//! (0 ok, 1 runtime error, 2 usage error).
+//! (0 ok, 1 runtime error, 2 usage error; 130 after Ctrl-C).
 
 use clap::Parser;
 use ventral::cli::{run, Cli, EXIT_USAGE};
@@ -14,6 +14,7 @@ fn main() {
             std::process::exit(code);
         }
     };
+    ventral::output::install_interrupt_handler();
     if let Err(f) = run(cli) {
         eprintln!("error: {:#}", f.error);
         std::process::exit(f.code);

@@ -13,6 +13,7 @@ use super::{DeviceArgs, Failure};
 use crate::analysis::report::{summary_table, write_outputs};
 use crate::analysis::{run_analysis, AnalysisConfig, Progress};
 use crate::exec::Engine;
+use crate::output::StagedFolder;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -112,8 +113,15 @@ pub(super) fn run_and_write(
     engine: &Engine,
     quiet: bool,
 ) -> Result<(), Failure> {
-    let result = run_analysis(cfg, engine, &Bars::new(quiet))?;
-    let files = write_outputs(&result, &cfg.output.folder)?;
+    // The folder changes as a unit: everything (activations included) goes into a staging folder
+    // that replaces the previous results only once it is complete.
+    let staged = StagedFolder::begin(&cfg.output.folder)?;
+    let mut run_cfg = cfg.clone();
+    run_cfg.output.folder = staged.path().to_path_buf();
+    let mut result = run_analysis(&run_cfg, engine, &Bars::new(quiet))?;
+    result.config.output.folder = cfg.output.folder.clone();
+    let files = write_outputs(&result, staged.path())?;
+    staged.commit()?;
     if !quiet {
         eprintln!(
             "{} files in {} ({:.1} s on {})",
