@@ -135,6 +135,27 @@ impl AtomicFile {
         })
     }
 
+    /// Counts `n` bytes against the injected disk size of `VENTRAL_FAULT_DISK_BYTES` (the
+    /// fault tests' full disk: every write past that many bytes in this process fails as a full
+    /// disk does); without the variable, nothing.
+    fn spend(n: usize) -> std::io::Result<()> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::OnceLock;
+        static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+        static USED: AtomicU64 = AtomicU64::new(0);
+        let limit = LIMIT.get_or_init(|| {
+            std::env::var("VENTRAL_FAULT_DISK_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        });
+        match limit {
+            Some(l) if USED.fetch_add(n as u64, Ordering::Relaxed) + n as u64 > *l => Err(
+                std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left on device"),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn io<T>(&self, r: std::io::Result<T>) -> Result<T> {
         r.map_err(|e| Error::file(&self.target, format!("write failed: {e}")))
     }
@@ -145,15 +166,15 @@ impl AtomicFile {
 
     /// Appends bytes at the current position.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        let r = self.handle().write_all(bytes);
+        let r = Self::spend(bytes.len()).and_then(|_| self.handle().write_all(bytes));
         self.io(r)
     }
 
     /// Writes bytes at an absolute offset.
     pub fn write_at(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
         let f = self.handle();
-        let r = f
-            .seek(SeekFrom::Start(offset))
+        let r = Self::spend(bytes.len())
+            .and_then(|_| f.seek(SeekFrom::Start(offset)))
             .and_then(|_| f.write_all(bytes));
         self.io(r)
     }
@@ -189,6 +210,7 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Self::spend(buf.len())?;
         self.handle().write(buf)
     }
 

@@ -180,3 +180,24 @@ fn a_folder_that_is_not_ventrals_is_never_replaced() {
     );
     assert_eq!(leftovers(&d, "study"), Vec::<String>::new());
 }
+
+#[test]
+fn a_full_disk_fails_the_run_and_keeps_the_previous_results() {
+    let d = dir("full");
+    let out = d.join("results");
+    let (code, err) = finish(start(&analysis(&d, 10), &out));
+    assert_eq!(code, Some(0), "{err}");
+    let manifest = std::fs::read(out.join("manifest.json")).unwrap();
+    // The disk fills after 20 kB: the results files are written, the RDMs are not.
+    let o = Command::new(env!("CARGO_BIN_EXE_ventral"))
+        .args(["run", analysis(&d, 20).to_str().unwrap(), "--quiet"])
+        .args(["--device", "native", "--out", out.to_str().unwrap()])
+        .env("VENTRAL_FAULT_DISK_BYTES", "20000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no space left"), "{err}");
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), manifest);
+    assert_eq!(leftovers(&d, "results"), Vec::<String>::new());
+}
