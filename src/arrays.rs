@@ -43,9 +43,9 @@ impl NpyReader {
         let mut file = File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
         let (dtype, shape) = parse_header(&mut file, path)?;
         let data_start = file.stream_position().map_err(|e| bad(e.to_string()))?;
-        let want = shape.iter().product::<usize>() as u64 * dtype.size() as u64;
+        let want = data_bytes(&shape, dtype, path)? as u64;
         let len = file.metadata().map_err(|e| bad(e.to_string()))?.len();
-        if len < data_start + want {
+        if len.saturating_sub(data_start) < want {
             return Err(bad(format!(
                 "truncated: shape {shape:?} needs {want} data bytes, the file has {}",
                 len.saturating_sub(data_start)
@@ -83,6 +83,20 @@ impl NpyReader {
             .map(|v| v as f32)
             .collect())
     }
+}
+
+/// Bytes of data an array of `shape` and `dtype` holds; an error naming the file and the shape
+/// when the product of its dimensions (a size read from a file) overflows.
+fn data_bytes(shape: &[usize], dtype: NpyType, path: &Path) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(dtype.size(), |a, &d| a.checked_mul(d))
+        .ok_or_else(|| {
+            Error::file(
+                path,
+                format!("shape {shape:?} is too large: the product of its dimensions overflows"),
+            )
+        })
 }
 
 /// Reads an `.npy` header from `r` (left at the first data byte): element type and shape.
@@ -323,8 +337,8 @@ pub fn parse_npy(bytes: &[u8], origin: &Path) -> Result<Array> {
     let mut r = std::io::Cursor::new(bytes);
     let (dtype, shape) = parse_header(&mut r, origin)?;
     let start = r.position() as usize;
-    let want = shape.iter().product::<usize>() * dtype.size();
-    if bytes.len() < start + want {
+    let want = data_bytes(&shape, dtype, origin)?;
+    if bytes.len().saturating_sub(start) < want {
         return Err(Error::file(
             origin,
             format!("truncated: shape {shape:?} needs {want} data bytes"),
@@ -402,6 +416,19 @@ pub fn read_arrays(path: &Path) -> Result<Vec<(String, Array)>> {
             "unsupported array file; use .npy, .npz, .safetensors or .mat",
         )),
     }
+}
+
+/// The tensors of an activation file ([`read_arrays`]); a file that holds none is an error
+/// naming it (every command that reads activations needs at least one tensor).
+pub fn read_activations(path: &Path) -> Result<Vec<(String, Array)>> {
+    let arrays = read_arrays(path)?;
+    if arrays.is_empty() {
+        return Err(Error::file(
+            path,
+            "holds no tensors; an activation file needs at least one [N, …] tensor",
+        ));
+    }
+    Ok(arrays)
 }
 
 /// The header of a version-1 `.npy` file of little-endian f32 with `shape`.
@@ -501,7 +528,16 @@ impl TensorWriter {
         );
         for (name, shape) in names.iter().zip(shapes) {
             offsets.push(at);
-            let bytes = shape.iter().product::<usize>() as u64 * 4;
+            let bytes = shape
+                .iter()
+                .try_fold(4u64, |a, &d| a.checked_mul(d as u64))
+                .and_then(|b| b.checked_add(at).map(|_| b))
+                .ok_or_else(|| {
+                    Error::file(
+                        target,
+                        format!("tensor '{name}' of shape {shape:?} is too large to write"),
+                    )
+                })?;
             header.insert(
                 name.clone(),
                 serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [at, at + bytes]}),
@@ -619,6 +655,59 @@ mod tests {
         assert!(e.contains("two tensors are named 'brain/sim/A'"), "{e}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn shapes_whose_product_overflows_are_refused_by_name() {
+        let d = tmp("overflow");
+        // 2³² × 2³² elements: the product wraps to 0 in unchecked arithmetic.
+        let shape = [1usize << 32, 1 << 32];
+        let p = d.join("huge.npy");
+        std::fs::write(&p, npy_header(&shape)).unwrap();
+        let want = "huge.npy: shape [4294967296, 4294967296] is too large";
+        let e = NpyReader::open(&p).err().unwrap().to_string();
+        assert!(e.contains(want), "{e}");
+        let e = read_arrays(&p).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+        // The same entry inside an .npz is named by the archive and the entry.
+        let z = d.join("huge.npz");
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&z).unwrap());
+        w.start_file("x.npy", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(&npy_header(&[3, 1 << 62])).unwrap();
+        w.finish().unwrap();
+        let e = read_arrays(&z).unwrap_err().to_string();
+        assert!(
+            e.contains("huge.npz/x: shape [3, 4611686018427387904] is too large"),
+            "{e}"
+        );
+        let e = TensorWriter::create(
+            &d.join("w.safetensors"),
+            &["t".to_string()],
+            &[vec![1 << 32, 1 << 31]],
+            BTreeMap::new(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("tensor 't' of shape"), "{e}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn an_activation_file_without_tensors_is_refused_by_name() {
+        let d = tmp("empty-acts");
+        for ext in ["safetensors", "npz"] {
+            let p = d.join(format!("none.{ext}"));
+            TensorWriter::create(&p, &[], &[], BTreeMap::new())
+                .unwrap()
+                .finish()
+                .unwrap();
+            assert!(read_arrays(&p).unwrap().is_empty());
+            let e = read_activations(&p).unwrap_err().to_string();
+            assert!(e.contains(&format!("none.{ext}: holds no tensors")), "{e}");
+        }
+        std::fs::remove_dir_all(&d).ok();
     }
 
     #[test]

@@ -605,7 +605,8 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
             &d.join("limit.csv"),
         );
     }
-    // Errors: N mismatch, unknown method, corrupt RDM file; nothing written.
+    // Errors: N mismatch (a data error naming the file and the tensors), unknown method,
+    // corrupt RDM file; nothing written.
     let small = d.join("small.npy");
     write_npy(&small, &[2, 10], &[0.5; 20]).unwrap();
     let bad_out = d.join("bad.csv");
@@ -619,8 +620,8 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
             "--out",
             s(&bad_out),
         ],
-        2,
-        "for N = 6 stimuli, subject RDMs",
+        1,
+        "rdms.safetensors: model RDM 'layer' is for N = 6 stimuli, subject RDM 'small[0]'",
         &bad_out,
     );
     fails(
@@ -669,6 +670,201 @@ fn rdm_and_compare_end_to_end_with_independent_values() {
         1,
         "neither N×N nor a condensed length",
         &bad_out,
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// Condensed RDMs of 6 stimuli (15 pairs), one row per RDM, distinct per row.
+fn condensed_rows(rows: usize) -> Vec<f32> {
+    (0..rows * 15)
+        .map(|k| ((k * 7 + k / 15 * 3) % 11) as f32 + 0.1 * (k % 15) as f32)
+        .collect()
+}
+
+#[test]
+fn rdm_files_that_cannot_be_compared_are_data_errors_naming_file_and_tensor() {
+    let d = dir("rsa-data-errors");
+    let out = d.join("r.csv");
+    let model = d.join("model.npy");
+    write_npy(&model, &[15], &condensed_rows(1)).unwrap();
+    let brain = d.join("brain.npy");
+    write_npy(&brain, &[3, 15], &condensed_rows(3)).unwrap();
+    let compare = |m: &Path, b: &Path, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["compare", "--model-rdms", s(m), "--brain-rdms", s(b)]
+            .map(String::from)
+            .to_vec();
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a.extend(["--out".to_string(), s(&out).to_string()]);
+        a
+    };
+    let check = |args: Vec<String>, code: i32, message: &str| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails(&a, code, message, &out);
+    };
+    // A NaN in a model RDM or a subject RDM: exit 1, the file, the tensor and the pair named
+    // (before: exit 2, "model RDM 0 holds a non-finite entry").
+    let mut holed = condensed_rows(1);
+    holed[4] = f32::NAN;
+    let model_nan = d.join("model_nan.npy");
+    write_npy(&model_nan, &[15], &holed).unwrap();
+    for extra in [["--permutations", "20"], ["--bootstrap", "20"]] {
+        check(
+            compare(&model_nan, &brain, &extra),
+            1,
+            "model_nan.npy: model RDM 'model_nan' holds a non-finite entry (NaN) at condensed index 4 (stimuli 0 and 5)",
+        );
+    }
+    let mut holed = condensed_rows(3);
+    holed[2 * 15 + 14] = f32::INFINITY;
+    let brain_nan = d.join("brain_nan.npy");
+    write_npy(&brain_nan, &[3, 15], &holed).unwrap();
+    check(
+        compare(&model, &brain_nan, &["--permutations", "20"]),
+        1,
+        "brain_nan.npy: subject RDM 'brain_nan[2]' holds a non-finite entry (inf) at condensed index 14 (stimuli 4 and 5)",
+    );
+    // Too few stimuli: exit 1 naming the file and the tensor.
+    let two = d.join("two.npy");
+    write_npy(&two, &[2, 1], &[0.5, 0.7]).unwrap();
+    let one_pair = d.join("one_pair.npy");
+    write_npy(&one_pair, &[1], &[0.5]).unwrap();
+    check(
+        compare(&one_pair, &two, &["--permutations", "20"]),
+        1,
+        "two.npy: subject RDM 'two[0]' is for N = 2 stimuli; a comparison needs at least 3",
+    );
+    // A shape whose size overflows is named, not "holds no RDMs".
+    let huge = d.join("huge.npy");
+    std::fs::write(&huge, ventral::arrays::npy_header(&[1 << 32, 1 << 32])).unwrap();
+    check(
+        compare(&model, &huge, &[]),
+        1,
+        "huge.npy: shape [4294967296, 4294967296] is too large",
+    );
+    // One subject resampled: a usage error naming the count (before: a zero-width interval).
+    let brain1 = d.join("brain1.npy");
+    write_npy(&brain1, &[15], &condensed_rows(1)).unwrap();
+    for over in ["subjects", "both"] {
+        check(
+            compare(
+                &model,
+                &brain1,
+                &["--bootstrap", "20", "--bootstrap-over", over],
+            ),
+            2,
+            &format!(
+                "--bootstrap-over {over}: {} holds 1 subject RDM(s)",
+                s(&brain1)
+            ),
+        );
+    }
+    let o = ventral(
+        &compare(
+            &model,
+            &brain1,
+            &["--bootstrap", "20", "--bootstrap-over", "stimuli"],
+        )
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_file(&out).unwrap();
+    // A constant model RDM: the comparison runs and says why its scores are NaN.
+    let mut rows = condensed_rows(1);
+    rows.extend([0.5; 15]);
+    let two_models = d.join("models.npy");
+    write_npy(&two_models, &[2, 15], &rows).unwrap();
+    for method in ["spearman", "pearson", "kendall-tau-b"] {
+        let a = compare(&two_models, &brain, &["--method", method]);
+        let o = ventral(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let e = stderr(&o);
+        assert!(o.status.success(), "{e}");
+        assert!(
+            e.contains(&format!(
+                "model RDM 'models[1]' is constant (every entry 0.5): its {method} scores are NaN"
+            )) && !e.contains("models[0]"),
+            "{e}"
+        );
+        std::fs::remove_file(&out).unwrap();
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn activation_files_without_tensors_or_with_mixed_n_are_refused_by_name() {
+    let d = dir("no-tensors");
+    let brain = d.join("brain.npy");
+    write_npy(&brain, &[3, 15], &condensed_rows(3)).unwrap();
+    for ext in ["safetensors", "npz"] {
+        let empty = d.join(format!("empty.{ext}"));
+        ventral::arrays::TensorWriter::create(&empty, &[], &[], BTreeMap::new())
+            .unwrap()
+            .finish()
+            .unwrap();
+        let named = format!("empty.{ext}: holds no tensors");
+        let rdm_out = d.join("rdms.safetensors");
+        fails(
+            &["rdm", "--activations", s(&empty), "--out", s(&rdm_out)],
+            1,
+            &named,
+            &rdm_out,
+        );
+        let cka_out = d.join("cka.csv");
+        fails(
+            &["cka", "--activations", s(&empty), "--out", s(&cka_out)],
+            1,
+            &named,
+            &cka_out,
+        );
+        fails(
+            &[
+                "compare",
+                "--model-rdms",
+                s(&empty),
+                "--brain-rdms",
+                s(&brain),
+                "--out",
+                s(&cka_out),
+            ],
+            1,
+            &format!("empty.{ext}: holds no RDMs"),
+            &cka_out,
+        );
+    }
+    let enc_out = d.join("enc.csv");
+    fails(
+        &[
+            "encode",
+            "--activations",
+            s(&d.join("empty.safetensors")),
+            "--responses",
+            s(&brain),
+            "--out",
+            s(&enc_out),
+        ],
+        1,
+        "empty.safetensors: no activation tensors",
+        &enc_out,
+    );
+    // Tensors over different stimulus counts: a data error naming the file and both tensors.
+    let mixed = d.join("mixed.safetensors");
+    let mut w = ventral::arrays::TensorWriter::create(
+        &mixed,
+        &["a".to_string(), "b".to_string()],
+        &[vec![4, 3], vec![5, 3]],
+        BTreeMap::new(),
+    )
+    .unwrap();
+    w.write_rows(0, &[vec![0.5f32; 12], vec![0.25; 15]])
+        .unwrap();
+    w.finish().unwrap();
+    let cka_out = d.join("cka.csv");
+    fails(
+        &["cka", "--activations", s(&mixed), "--out", s(&cka_out)],
+        1,
+        "mixed.safetensors: tensor 'b' has 5 stimuli, tensor 'a' of",
+        &cka_out,
     );
     std::fs::remove_dir_all(&d).ok();
 }
@@ -1118,6 +1314,109 @@ fn run_errors_name_the_problem_and_write_nothing() {
     );
     // A missing analysis file.
     fails(&["run", s(&d.join("none.toml"))], 1, "none.toml", &out);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn run_refuses_bad_values_before_any_work_and_data_faults_by_file() {
+    let d = dir("run-values");
+    let toml = small_analysis(&d, 5);
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let out = d.join("out");
+    let case = |edit: &dyn Fn(&str) -> String, code: i32, message: &str| {
+        std::fs::write(&toml, edit(&text)).unwrap();
+        fails(&["run", s(&toml), "--quiet"], code, message, &out);
+    };
+    let file_brain = "file = \"brain.npy\"\nregion = \"it\"\nsubjects = [\"ann\", \"bob\"]";
+    assert!(text.contains(file_brain));
+    let simulated = |sim: &str| {
+        text.replace(
+            file_brain,
+            &format!("simulated = {{ {sim} }}\nregion = \"it\""),
+        )
+    };
+    // Simulated noise that is infinite, NaN or negative, named with its table (before: inf
+    // passed and failed after the whole extraction).
+    for (noise, shown) in [("inf", "inf"), ("nan", "NaN"), ("-1.0", "-1")] {
+        case(
+            &|_| simulated(&format!("subjects = 2, noise = {noise}, seed = 1")),
+            2,
+            &format!(
+                "[[brain]] region 'it' simulated: noise = {shown} must be a finite number ≥ 0"
+            ),
+        );
+    }
+    case(
+        &|t| {
+            t.replace(
+                "[output]",
+                "[[measure]]\nkind = \"rsa\"\n\n[[measure]]\nkind = \"encoding\"\nsimulated = { subjects = 1, voxels = 4, noise = inf, seed = 2 }\n\n[output]",
+            )
+        },
+        2,
+        "[[measure]] encoding simulated: noise = inf must be a finite number ≥ 0",
+    );
+    // memory_budget = 0 (before: accepted).
+    case(
+        &|t| t.replace("folder = \"out\"", "folder = \"out\"\nmemory_budget = 0"),
+        2,
+        "[output] memory_budget = 0",
+    );
+    // One subject with a bootstrap over subjects: simulated (in the check) or from a file (when
+    // it is read), before any extraction.
+    let boot = |t: &str, over: &str| {
+        t.replace(
+            "seed = 3",
+            &format!("seed = 3\nbootstrap = 20\nbootstrap_over = \"{over}\""),
+        )
+    };
+    case(
+        &|_| boot(&simulated("subjects = 1, noise = 0.5, seed = 1"), "both"),
+        2,
+        "[compare] bootstrap_over = \"both\": region 'it' has 1 subject(s)",
+    );
+    case(
+        &|t| {
+            boot(
+                &t.replace("subjects = [\"ann\", \"bob\"]", "sessions_per_subject = 2"),
+                "subjects",
+            )
+        },
+        2,
+        "[compare] bootstrap_over = \"subjects\": region 'it' has 1 subject(s)",
+    );
+    // A NaN in a subject RDM file: exit 1 naming the file and the tensor (before: exit 2 after
+    // the extraction, naming neither).
+    let n = 5;
+    let mut rdms = vec![0f32; 2 * n * n];
+    for sbj in 0..2 {
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    rdms[sbj * n * n + i * n + j] = (i + j + sbj) as f32;
+                }
+            }
+        }
+    }
+    rdms[n * n + 3] = f32::NAN;
+    rdms[n * n + 3 * n] = f32::NAN;
+    write_npy(&d.join("brain_nan.npy"), &[2, n, n], &rdms).unwrap();
+    case(
+        &|t| t.replace("brain.npy", "brain_nan.npy"),
+        1,
+        "brain_nan.npy: subject RDM 'brain_nan[1]' holds a non-finite entry (NaN) at condensed index 2 (stimuli 0 and 3)",
+    );
+    // Too few stimuli in a manifest: a data error naming the manifest.
+    std::fs::write(
+        d.join("two.csv"),
+        "file,category\nimg/s0.png,a\nimg/s1.png,b\n",
+    )
+    .unwrap();
+    case(
+        &|t| t.replace("stimuli.csv", "two.csv"),
+        1,
+        "two.csv: 2 stimuli; RSA needs at least 3",
+    );
     std::fs::remove_dir_all(&d).ok();
 }
 

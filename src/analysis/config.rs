@@ -584,6 +584,21 @@ impl AnalysisConfig {
                     ));
                 }
                 e.settings()?;
+                if let Some(v) = &e.simulated {
+                    let table = "[[measure]] encoding simulated";
+                    if !(v.noise.is_finite() && v.noise >= 0.0) {
+                        return Err(Error::Invalid(format!(
+                            "{table}: noise = {} must be a finite number ≥ 0",
+                            v.noise
+                        )));
+                    }
+                    if v.subjects == 0 || v.voxels == 0 {
+                        return Err(Error::Invalid(format!(
+                            "{table}: subjects = {} and voxels = {} must each be at least 1",
+                            v.subjects, v.voxels
+                        )));
+                    }
+                }
             }
         }
         for b in &self.brain {
@@ -597,11 +612,60 @@ impl AnalysisConfig {
                     "[[brain]]: sessions_per_subject must be at least 1".into(),
                 ));
             }
+            if let Some(sim) = &b.simulated {
+                let table = format!(
+                    "[[brain]] region '{}' simulated",
+                    b.region.as_deref().unwrap_or("brain")
+                );
+                if !(sim.noise.is_finite() && sim.noise >= 0.0) {
+                    return Err(Error::Invalid(format!(
+                        "{table}: noise = {} must be a finite number ≥ 0",
+                        sim.noise
+                    )));
+                }
+                if sim.subjects == 0 {
+                    return Err(Error::Invalid(format!(
+                        "{table}: subjects = 0; simulate at least 1"
+                    )));
+                }
+            }
         }
         crate::rsa::summary::check_counts(self.compare.permutations, self.compare.bootstrap)
             .map_err(|e| Error::Invalid(format!("[compare]: {e}")))?;
         if self.compare.methods.is_empty() {
             return Err(Error::Invalid("[compare]: methods is empty".into()));
+        }
+        let resample: crate::rsa::bootstrap::Resample = self
+            .compare
+            .bootstrap_over
+            .parse()
+            .map_err(|e| Error::Invalid(format!("[compare] bootstrap_over: {e}")))?;
+        if rsa && self.compare.bootstrap > 0 {
+            // Regions of simulated subjects alone are counted here; those read from files when
+            // the files are read (before any extraction).
+            let mut counts: Vec<(&str, Option<usize>)> = Vec::new();
+            for b in &self.brain {
+                let region = b.region.as_deref().unwrap_or("brain");
+                let add = b.simulated.as_ref().map(|s| s.subjects);
+                match counts.iter_mut().find(|(r, _)| *r == region) {
+                    Some((_, c)) => *c = c.zip(add).map(|(a, b)| a + b),
+                    None => counts.push((region, add)),
+                }
+            }
+            for (region, count) in counts {
+                if let Some(c) = count {
+                    crate::rsa::bootstrap::check_resample(resample, c).map_err(|e| {
+                        Error::Invalid(format!(
+                            "[compare] bootstrap_over = \"{resample}\": region '{region}' has {c} subject(s): {e}"
+                        ))
+                    })?;
+                }
+            }
+        }
+        if self.output.memory_budget == 0 {
+            return Err(Error::Invalid(
+                "[output] memory_budget = 0: give a positive number of bytes of activations held at once (default 2 GiB)".into(),
+            ));
         }
         Ok(())
     }

@@ -217,6 +217,12 @@ pub fn simulate_voxels(
 /// The subject RDMs of every `[[brain]]` entry, grouped by region, checked against N.
 pub fn load_regions(cfg: &AnalysisConfig, stimuli: &StimulusSet) -> Result<Vec<Region>> {
     let n = stimuli.len();
+    let rsa = cfg.measures.is_empty()
+        || cfg
+            .measures
+            .iter()
+            .any(|m| matches!(m, config::MeasureConfig::Rsa {}));
+    let c = &cfg.compare;
     let mut regions: Vec<Region> = Vec::new();
     for b in &cfg.brain {
         let region = b.region.clone().unwrap_or_else(|| "brain".into());
@@ -227,10 +233,13 @@ pub fn load_regions(cfg: &AnalysisConfig, stimuli: &StimulusSet) -> Result<Vec<R
                     return Err(Error::file(
                         path,
                         format!(
-                            "its RDMs are for N = {} stimuli, the stimulus set ({}) has N = {n}",
-                            rdms[0].n, stimuli.source
+                            "subject RDM '{}' is for N = {} stimuli, the stimulus set ({}) has N = {n}",
+                            rdms[0].name, rdms[0].n, stimuli.source
                         ),
                     ));
+                }
+                if rsa && (c.permutations > 0 || c.bootstrap > 0) {
+                    crate::rsa::load::check_complete(&rdms, "subject", path)?;
                 }
                 let per = b.sessions_per_subject.unwrap_or(1);
                 if rdms.len() % per != 0 {
@@ -309,6 +318,18 @@ pub fn load_regions(cfg: &AnalysisConfig, stimuli: &StimulusSet) -> Result<Vec<R
             }),
         }
     }
+    if rsa && c.bootstrap > 0 {
+        let resample: Resample = c.bootstrap_over.parse()?;
+        for r in &regions {
+            crate::rsa::bootstrap::check_resample(resample, r.subjects.len()).map_err(|e| {
+                Error::Invalid(format!(
+                    "[compare] bootstrap_over = \"{resample}\": region '{}' has {} subject(s): {e}",
+                    r.name,
+                    r.subjects.len()
+                ))
+            })?;
+        }
+    }
     Ok(regions)
 }
 
@@ -326,11 +347,16 @@ pub fn open_stimuli(cfg: &AnalysisConfig) -> Result<StimulusSet> {
         StimulusSet::procedural(kind, s.size.unwrap_or(224), s.seed.unwrap_or(0))?
     };
     if set.len() < 3 {
-        return Err(Error::Invalid(format!(
-            "{}: {} stimuli; RSA needs at least 3",
-            set.source,
-            set.len()
-        )));
+        // What the folder, manifest or tensor holds is data (exit 1); a procedural set is words.
+        let message = format!("{} stimuli; RSA needs at least 3", set.len());
+        let file = [&s.folder, &s.manifest, &s.tensor]
+            .into_iter()
+            .flatten()
+            .next();
+        return Err(match file {
+            Some(path) => Error::file(path, message),
+            None => Error::Invalid(format!("{}: {message}", set.source)),
+        });
     }
     Ok(set)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Failure;
-use crate::arrays::{read_arrays, Array};
+use crate::arrays::{read_activations, Array};
 use crate::error::Error;
 use crate::output::write_file;
 use crate::rsa::cka::linear_cka_on;
@@ -57,16 +57,24 @@ pub fn run(args: &CkaArgs) -> Result<(), Failure> {
         ))
         .into());
     }
-    let rows = flat(read_arrays(&args.activations)?, &args.activations)?;
+    let rows = flat(read_activations(&args.activations)?, &args.activations)?;
     let other = args.other.as_ref().unwrap_or(&args.activations);
-    let cols = flat(read_arrays(other)?, other)?;
-    let n = rows.first().map_or(0, |r| r.n);
-    if let Some(bad) = rows.iter().chain(&cols).find(|t| t.n != n) {
-        return Err(Error::Invalid(format!(
-            "tensor '{}' has {} stimuli, the first has {n}",
-            bad.name, bad.n
-        ))
-        .into());
+    let cols = flat(read_activations(other)?, other)?;
+    let (first, n) = (&rows[0].name, rows[0].n);
+    let files = [(&rows, &args.activations), (&cols, other)];
+    for (tensors, path) in files {
+        if let Some(bad) = tensors.iter().find(|t| t.n != n) {
+            return Err(Error::file(
+                path,
+                format!(
+                    "tensor '{}' has {} stimuli, tensor '{first}' of {} has {n}",
+                    bad.name,
+                    bad.n,
+                    args.activations.display()
+                ),
+            )
+            .into());
+        }
     }
     let engine = args.device.open()?;
     let mut csv = String::from("layer");

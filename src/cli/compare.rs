@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::Failure;
 use crate::error::Error;
 use crate::output::write_file;
-use crate::rsa::bootstrap::Resample;
-use crate::rsa::load::read_rdms;
+use crate::rsa::bootstrap::{check_resample, Resample};
+use crate::rsa::load::{check_complete, read_rdms};
 use crate::rsa::mantel::Alternative;
 use crate::rsa::summary::{summarize, Summary, SummaryOptions};
 use crate::rsa::Method;
@@ -101,15 +101,45 @@ pub fn run(args: &CompareArgs) -> Result<(), Failure> {
         .map_err(|e| Error::Invalid(format!("--{e}")))?;
     let models = read_rdms(&args.model_rdms)?;
     let subjects = read_rdms(&args.brain_rdms)?;
+    // What the files hold is checked here, before any work: their faults are data errors
+    // (exit 1) naming the file and the tensor; the flags' are usage errors (exit 2).
     let n = subjects[0].n;
     if models[0].n != n {
-        return Err(Error::Invalid(format!(
-            "model RDMs ({}) are for N = {} stimuli, subject RDMs ({}) for N = {n}",
-            args.model_rdms.display(),
-            models[0].n,
-            args.brain_rdms.display()
-        ))
+        return Err(Error::file(
+            &args.model_rdms,
+            format!(
+                "model RDM '{}' is for N = {} stimuli, subject RDM '{}' ({}) for N = {n}",
+                models[0].name,
+                models[0].n,
+                subjects[0].name,
+                args.brain_rdms.display()
+            ),
+        )
         .into());
+    }
+    if n < 3 {
+        return Err(Error::file(
+            &args.brain_rdms,
+            format!(
+                "subject RDM '{}' is for N = {n} stimuli; a comparison needs at least 3",
+                subjects[0].name
+            ),
+        )
+        .into());
+    }
+    if args.bootstrap > 0 {
+        check_resample(opts.bootstrap_over, subjects.len()).map_err(|e| {
+            Error::Invalid(format!(
+                "--bootstrap-over {}: {} holds {} subject RDM(s): {e}",
+                args.bootstrap_over,
+                args.brain_rdms.display(),
+                subjects.len()
+            ))
+        })?;
+    }
+    if args.permutations > 0 || args.bootstrap > 0 {
+        check_complete(&models, "model", &args.model_rdms)?;
+        check_complete(&subjects, "subject", &args.brain_rdms)?;
     }
     // Mantel permutations of the dot-product methods run on the GPU device; everything else on
     // CPU threads.

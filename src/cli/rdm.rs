@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{DeviceArgs, Failure};
-use crate::arrays::{read_arrays, TensorWriter};
+use crate::arrays::{read_activations, TensorWriter};
 use crate::error::Error;
 use crate::rsa::condensed_to_square;
 use crate::rsa::rdm::{rdms_on, Metric, Patterns};
@@ -42,7 +42,7 @@ pub fn run(args: &RdmArgs) -> Result<(), Failure> {
         ))
         .into());
     }
-    let mut arrays = read_arrays(&args.activations)?;
+    let mut arrays = read_activations(&args.activations)?;
     if let Some(list) = &args.layers {
         let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
         if let Some(w) = wanted.iter().find(|w| !arrays.iter().any(|(n, _)| n == *w)) {

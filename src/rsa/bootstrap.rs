@@ -157,6 +157,17 @@ fn score(
     }
 }
 
+/// A usage error when `resample` draws subjects but there are fewer than two: every sample
+/// would hold the one subject, giving a zero-width interval and p = 0 for every difference.
+pub fn check_resample(resample: Resample, subjects: usize) -> Result<()> {
+    if resample != Resample::Stimuli && subjects < 2 {
+        return Err(Error::Invalid(format!(
+            "a bootstrap over {resample} needs at least 2 subjects, got {subjects} (resampling one subject gives a zero-width interval); bootstrap over stimuli instead"
+        )));
+    }
+    Ok(())
+}
+
 /// Bootstrap distribution of each model's mean score over subjects: `[sample][model]`. Each
 /// sample `k` is drawn from ChaCha20 stream `k` of `seed`, so results do not depend on threads.
 pub fn bootstrap(
@@ -167,20 +178,30 @@ pub fn bootstrap(
 ) -> Result<Vec<Vec<f64>>> {
     let m = pair_count(n);
     if n < 3 || subjects.is_empty() || models.is_empty() {
-        return Err(Error::Invalid(
-            "the bootstrap needs ≥ 3 stimuli, ≥ 1 model and ≥ 1 subject".into(),
+        return Err(Error::shape(
+            "bootstrap",
+            format!(
+                "needs ≥ 3 stimuli, ≥ 1 model and ≥ 1 subject; got {n} stimuli, {} models, {} subjects",
+                models.len(),
+                subjects.len()
+            ),
         ));
     }
-    for (what, v) in models
+    check_resample(opts.resample, subjects.len())?;
+    let all = models
         .iter()
-        .map(|v| ("model", v))
-        .chain(subjects.iter().map(|v| ("subject", v)))
-    {
+        .enumerate()
+        .map(|(i, v)| ("model", i, v))
+        .chain(subjects.iter().enumerate().map(|(i, v)| ("subject", i, v)));
+    for (what, i, v) in all {
         if v.len() != m || v.iter().any(|x| !x.is_finite()) {
-            return Err(Error::Invalid(format!(
-                "a {what} RDM has {} entries or non-finite values; the bootstrap needs complete RDMs of {m} entries",
-                v.len()
-            )));
+            return Err(Error::shape(
+                "bootstrap",
+                format!(
+                    "{what} RDM {i} has {} entries or non-finite values; the bootstrap needs complete RDMs of {m} entries",
+                    v.len()
+                ),
+            ));
         }
     }
     let models: Vec<Ranked> = models.iter().map(|v| Ranked::new(v)).collect();
@@ -249,6 +270,33 @@ pub fn bootstrap(
 mod tests {
     use super::*;
     use crate::rsa::compare::rankdata;
+
+    #[test]
+    fn one_subject_is_refused_when_subjects_are_resampled() {
+        let n = 5;
+        let v: Vec<f64> = (0..pair_count(n)).map(|k| k as f64).collect();
+        for resample in [Resample::Subjects, Resample::Both] {
+            let opts = BootstrapOptions {
+                method: Method::Spearman,
+                resample,
+                samples: 20,
+                seed: 0,
+                threads: 1,
+            };
+            let e = bootstrap(std::slice::from_ref(&v), std::slice::from_ref(&v), n, &opts)
+                .unwrap_err();
+            assert!(e.is_usage(), "{e}");
+            let e = e.to_string();
+            assert!(
+                e.contains(&format!(
+                    "bootstrap over {resample} needs at least 2 subjects, got 1"
+                )),
+                "{e}"
+            );
+        }
+        check_resample(Resample::Stimuli, 1).unwrap();
+        check_resample(Resample::Subjects, 2).unwrap();
+    }
 
     #[test]
     fn percentiles_match_numpy_linear() {

@@ -26,7 +26,10 @@ pub fn rdms_from_array(name: &str, a: &Array, origin: &Path) -> Result<Vec<Named
     let square = s.len() >= 2 && s[s.len() - 1] == s[s.len() - 2] && s[s.len() - 1] >= 2;
     let (inner, n): (usize, usize) = if square {
         let n = s[s.len() - 1];
-        (n * n, n)
+        let inner = n
+            .checked_mul(n)
+            .ok_or_else(|| bad(format!("{n} × {n} overflows")))?;
+        (inner, n)
     } else {
         let m = s[s.len() - 1];
         let n = stimuli_from_pairs(m).map_err(|_| {
@@ -105,6 +108,36 @@ pub fn read_rdms(path: &Path) -> Result<Vec<NamedRdm>> {
     Ok(out)
 }
 
+/// Where `rdm` is incomplete: the first non-finite entry, said as "{role} RDM 'name' holds a
+/// non-finite entry (NaN) at condensed index k (stimuli i and j)"; `None` when every entry is
+/// finite.
+pub fn non_finite(rdm: &NamedRdm, role: &str) -> Option<String> {
+    let k = rdm.condensed.iter().position(|v| !v.is_finite())?;
+    let n = rdm.n;
+    let (mut i, mut first) = (0, 0);
+    while i + 1 < n && first + (n - i - 1) <= k {
+        first += n - i - 1;
+        i += 1;
+    }
+    let j = i + 1 + (k - first);
+    Some(format!(
+        "{role} RDM '{}' holds a non-finite entry ({}) at condensed index {k} (stimuli {i} and {j})",
+        rdm.name, rdm.condensed[k]
+    ))
+}
+
+/// A data error naming `path` and the tensor when any of `rdms` (read from `path`) holds a
+/// non-finite entry; Mantel permutations and the bootstrap need complete RDMs.
+pub fn check_complete(rdms: &[NamedRdm], role: &str, path: &Path) -> Result<()> {
+    match rdms.iter().find_map(|r| non_finite(r, role)) {
+        Some(m) => Err(Error::file(
+            path,
+            format!("{m}; Mantel permutations and the bootstrap need complete RDMs"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A CSV of numbers (no header, or a header row that is skipped when it is not numeric): a
 /// square N×N matrix, or one condensed RDM per row.
 fn read_csv(path: &Path) -> Result<Array> {
@@ -144,6 +177,66 @@ fn read_csv(path: &Path) -> Result<Array> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_finite_entry_names_the_file_the_tensor_and_the_pair() {
+        let r = NamedRdm {
+            name: "layer[1]".into(),
+            n: 4,
+            condensed: vec![1.0, 2.0, 3.0, 4.0, f64::NAN, 6.0],
+        };
+        let e = check_complete(std::slice::from_ref(&r), "model", Path::new("m.npy")).unwrap_err();
+        assert!(!e.is_usage());
+        assert_eq!(
+            e.to_string(),
+            "m.npy: model RDM 'layer[1]' holds a non-finite entry (NaN) at condensed index 4 \
+             (stimuli 1 and 3); Mantel permutations and the bootstrap need complete RDMs"
+        );
+        assert_eq!(crate::rsa::pair_index(4, 1, 3), 4);
+        let last = NamedRdm {
+            condensed: vec![0.0, 0.0, 0.0, 0.0, 0.0, f64::INFINITY],
+            ..r.clone()
+        };
+        assert!(non_finite(&last, "subject")
+            .unwrap()
+            .contains("(inf) at condensed index 5 (stimuli 2 and 3)"));
+        assert!(check_complete(
+            &[NamedRdm {
+                condensed: vec![0.5; 6],
+                ..r
+            }],
+            "model",
+            Path::new("m.npy")
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_named_not_an_empty_file() {
+        let d = std::env::temp_dir().join(format!("ventral-load-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("huge.npy");
+        std::fs::write(&p, crate::arrays::npy_header(&[1 << 32, 1 << 32])).unwrap();
+        let e = read_rdms(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("huge.npy: shape [4294967296, 4294967296] is too large")
+                && !e.contains("holds no RDMs"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&d).ok();
+        // No data, but N × N itself overflows.
+        let a = Array {
+            shape: vec![0, 1 << 33, 1 << 33],
+            data: Vec::new(),
+        };
+        let e = rdms_from_array("m", &a, Path::new("x.npy"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("x.npy: 'm' with shape [0, 8589934592, 8589934592]"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn square_and_condensed_arrays_with_leading_dims() {

@@ -181,9 +181,10 @@ pub(super) fn square<T: Copy + Default>(v: &[T], n: usize) -> Vec<T> {
 /// Checks the inputs of a Mantel test; returns the number of pairs.
 pub(super) fn validate(models: &[Vec<f64>], subjects: &[Vec<f64>], n: usize) -> Result<usize> {
     if n < 3 {
-        return Err(Error::Invalid(format!(
-            "the Mantel test needs at least 3 stimuli, got {n}"
-        )));
+        return Err(Error::shape(
+            "mantel",
+            format!("the Mantel test needs at least 3 stimuli, got {n}"),
+        ));
     }
     let m = pair_count(n);
     for (i, v) in models.iter().enumerate() {
@@ -196,17 +197,21 @@ pub(super) fn validate(models: &[Vec<f64>], subjects: &[Vec<f64>], n: usize) -> 
 }
 
 fn check(name: &str, v: &[f64], m: usize) -> Result<()> {
+    // Data errors (exit 1), not usage: the values are wrong, not the flags.
     if v.len() != m {
-        return Err(Error::Invalid(format!(
-            "{name} has {} entries, expected {m}",
-            v.len()
-        )));
+        return Err(Error::shape(
+            "mantel",
+            format!("{name} has {} entries, expected {m}", v.len()),
+        ));
     }
     if let Some(k) = v.iter().position(|x| !x.is_finite()) {
-        return Err(Error::Invalid(format!(
-            "{name} holds a non-finite entry ({}) at condensed index {k}; the Mantel test needs complete RDMs",
-            v[k]
-        )));
+        return Err(Error::shape(
+            "mantel",
+            format!(
+                "{name} holds a non-finite entry ({}) at condensed index {k}; the Mantel test needs complete RDMs",
+                v[k]
+            ),
+        ));
     }
     Ok(())
 }

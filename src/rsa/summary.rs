@@ -7,10 +7,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::bootstrap::{
-    bootstrap, difference, interval, BootstrapOptions, Difference, Interval, Resample,
+    bootstrap, check_resample, difference, interval, BootstrapOptions, Difference, Interval,
+    Resample,
 };
 use super::ceiling::{noise_ceiling, NoiseCeiling};
-use super::load::NamedRdm;
+use super::load::{non_finite, NamedRdm};
 use super::mantel::{mantel, Alternative, MantelOptions};
 use super::mantel_gpu::mantel_gpu;
 use super::{compare, Method};
@@ -211,6 +212,41 @@ impl Summary {
     }
 }
 
+/// The warning for a model RDM whose scores are NaN (or carry no information): a constant
+/// model RDM has no order and no spread, so every method but cosine gives NaN or 0 against it;
+/// `None` when it varies and every score is a number.
+fn undefined_scores(
+    model: &NamedRdm,
+    subjects: &[NamedRdm],
+    scores: &[f64],
+    method: Method,
+) -> Option<String> {
+    let mut finite = model.condensed.iter().filter(|v| !v.is_nan());
+    let constant = match finite.next() {
+        Some(v) => finite.all(|w| w == v).then_some(*v),
+        None => Some(f64::NAN),
+    };
+    let nan: Vec<&str> = subjects
+        .iter()
+        .zip(scores)
+        .filter(|(_, s)| s.is_nan())
+        .map(|(s, _)| s.name.as_str())
+        .collect();
+    match constant {
+        Some(v) if method != Method::Cosine || v == 0.0 || v.is_nan() => Some(format!(
+            "model RDM '{}' is constant (every entry {v}): its {method} scores are {} (a constant RDM has no order or spread to compare)",
+            model.name,
+            if nan.is_empty() { "meaningless" } else { "NaN" }
+        )),
+        _ if !nan.is_empty() => Some(format!(
+            "model RDM '{}': its {method} score is NaN against subject RDM(s) {}",
+            model.name,
+            nan.join(", ")
+        )),
+        _ => None,
+    }
+}
+
 /// Mean and standard error of the mean (NaN for fewer than two values).
 pub fn mean_sem(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
@@ -262,11 +298,38 @@ pub fn summarize(
         ));
     };
     let n = first.n;
+    // The RDMs' values are data: what is wrong with them is a data error (exit 1) naming the RDM.
     if let Some(r) = models.iter().chain(subjects).find(|r| r.n != n) {
-        return Err(Error::Invalid(format!(
-            "RDM '{}' is for N = {} stimuli, subject RDM '{}' for N = {n}",
-            r.name, r.n, first.name
-        )));
+        return Err(Error::shape(
+            "RSA",
+            format!(
+                "RDM '{}' is for N = {} stimuli, subject RDM '{}' for N = {n}",
+                r.name, r.n, first.name
+            ),
+        ));
+    }
+    if opts.bootstrap > 0 {
+        check_resample(opts.bootstrap_over, subjects.len())?;
+    }
+    if opts.permutations > 0 || opts.bootstrap > 0 {
+        if n < 3 {
+            return Err(Error::shape(
+                "RSA",
+                format!(
+                    "permutations and the bootstrap need RDMs of at least 3 stimuli, got N = {n}"
+                ),
+            ));
+        }
+        let roles = models
+            .iter()
+            .map(|r| ("model", r))
+            .chain(subjects.iter().map(|r| ("subject", r)));
+        if let Some(m) = roles.into_iter().find_map(|(role, r)| non_finite(r, role)) {
+            return Err(Error::shape(
+                "RSA",
+                format!("{m}; Mantel permutations and the bootstrap need complete RDMs"),
+            ));
+        }
     }
     let mv: Vec<Vec<f64>> = models.iter().map(|r| r.condensed.clone()).collect();
     let sv: Vec<Vec<f64>> = subjects.iter().map(|r| r.condensed.clone()).collect();
@@ -278,6 +341,11 @@ pub fn summarize(
         .map(|m| sv.iter().map(|s| compare(m, s, opts.method)).collect())
         .collect();
     secs.compare = t.elapsed().as_secs_f64();
+    for (model, row) in models.iter().zip(&scores) {
+        if let Some(w) = undefined_scores(model, subjects, row, opts.method) {
+            log::warn!("{w}");
+        }
+    }
 
     let t = Instant::now();
     let mut mantel_device = String::from("none");
@@ -391,6 +459,92 @@ mod tests {
             n: 6,
             condensed: v,
         }
+    }
+
+    fn options(method: Method) -> SummaryOptions {
+        SummaryOptions {
+            method,
+            permutations: 0,
+            seed: 0,
+            alternative: Alternative::Greater,
+            noise_ceiling: false,
+            bootstrap: 0,
+            bootstrap_over: Resample::Stimuli,
+            differences: false,
+            threads: 1,
+        }
+    }
+
+    #[test]
+    fn a_constant_model_rdm_is_said_to_give_undefined_scores() {
+        let subjects = [rdm("ann", (0..15).map(f64::from).collect())];
+        let flat = rdm("flat", vec![0.5; 15]);
+        let scores = [compare(
+            &flat.condensed,
+            &subjects[0].condensed,
+            Method::Spearman,
+        )];
+        assert!(scores[0].is_nan());
+        let w = undefined_scores(&flat, &subjects, &scores, Method::Spearman).unwrap();
+        assert_eq!(
+            w,
+            "model RDM 'flat' is constant (every entry 0.5): its spearman scores are NaN (a constant RDM has no order or spread to compare)"
+        );
+        let w = undefined_scores(&flat, &subjects, &[0.0], Method::KendallTauA).unwrap();
+        assert!(w.contains("kendall-tau-a scores are meaningless"), "{w}");
+        // Cosine needs no spread; a varying RDM with numbers for scores gives no warning.
+        assert!(undefined_scores(&flat, &subjects, &[0.9], Method::Cosine).is_none());
+        assert!(undefined_scores(&subjects[0], &subjects, &[1.0], Method::Spearman).is_none());
+        // The comparison still runs (NaN scores, a warning).
+        let sum = summarize(
+            &[flat],
+            &subjects,
+            &options(Method::Spearman),
+            None,
+            &|_, _| {},
+        )
+        .unwrap();
+        assert!(sum.models[0].mean.is_nan());
+    }
+
+    #[test]
+    fn bad_rdm_values_are_data_errors_naming_the_rdm() {
+        let good = rdm("ann", (0..15).map(f64::from).collect());
+        let mut holed = rdm("alexnet/fc6", (0..15).map(f64::from).collect());
+        holed.condensed[3] = f64::NAN;
+        let mut opts = options(Method::Spearman);
+        opts.permutations = 10;
+        let (models, subjects) = (std::slice::from_ref(&holed), std::slice::from_ref(&good));
+        let e = summarize(models, subjects, &opts, None, &|_, _| {}).unwrap_err();
+        assert!(!e.is_usage(), "{e}");
+        assert!(
+            e.to_string().contains(
+                "model RDM 'alexnet/fc6' holds a non-finite entry (NaN) at condensed index 3 (stimuli 0 and 4)"
+            ),
+            "{e}"
+        );
+        // Without permutations or a bootstrap, NaN positions are left out.
+        assert!(summarize(
+            models,
+            subjects,
+            &options(Method::Spearman),
+            None,
+            &|_, _| {}
+        )
+        .is_ok());
+        let other = NamedRdm {
+            name: "bob".into(),
+            n: 4,
+            condensed: vec![1.0; 6],
+        };
+        let e = summarize(subjects, &[other], &opts, None, &|_, _| {}).unwrap_err();
+        assert!(!e.is_usage() && e.to_string().contains("for N = 4"), "{e}");
+        // One subject with a bootstrap over subjects is refused (a usage error) before any work.
+        opts.permutations = 0;
+        opts.bootstrap = 10;
+        opts.bootstrap_over = Resample::Subjects;
+        let e = summarize(subjects, subjects, &opts, None, &|_, _| {}).unwrap_err();
+        assert!(e.is_usage() && e.to_string().contains("got 1"), "{e}");
     }
 
     #[test]
