@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::fixture_rule::rule;
 use safetensors::SafeTensors;
@@ -13,22 +13,10 @@ use ventral::arrays::write_npy;
 use ventral::models::{build, Capture, Network, Reduce};
 use ventral::Weights;
 
-fn ventral(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ventral"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::cli::{stderr, ventral};
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ventral-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::cli::scratch("cli", name)
 }
 
 /// The `device` entry of a safetensors file's metadata.
