@@ -311,6 +311,14 @@ pub fn summarize(
     if opts.bootstrap > 0 {
         check_resample(opts.bootstrap_over, subjects.len())?;
     }
+    // Refused before the permutations run, not after them.
+    if opts.noise_ceiling && subjects.len() < 2 {
+        return Err(Error::Invalid(format!(
+            "a noise ceiling needs at least 2 subject RDMs, got {} ('{}')",
+            subjects.len(),
+            first.name
+        )));
+    }
     if opts.permutations > 0 || opts.bootstrap > 0 {
         if n < 3 {
             return Err(Error::shape(
@@ -545,6 +553,22 @@ mod tests {
         opts.bootstrap_over = Resample::Subjects;
         let e = summarize(subjects, subjects, &opts, None, &|_, _| {}).unwrap_err();
         assert!(e.is_usage() && e.to_string().contains("got 1"), "{e}");
+        // A noise ceiling of one subject is refused before any permutation runs.
+        let mut opts = options(Method::Spearman);
+        opts.permutations = 100_000;
+        opts.noise_ceiling = true;
+        let done = std::cell::Cell::new(0);
+        let e = summarize(subjects, subjects, &opts, None, &|_, _| {
+            done.set(done.get() + 1)
+        })
+        .unwrap_err();
+        assert!(
+            e.is_usage()
+                && e.to_string()
+                    .contains("at least 2 subject RDMs, got 1 ('ann')"),
+            "{e}"
+        );
+        assert_eq!(done.get(), 0, "no model was tested");
     }
 
     #[test]
