@@ -66,6 +66,8 @@ pub fn load_rgb(path: &Path) -> Result<Rgb8> {
             "truncated JPEG: no end-of-image marker after the last scan",
         ));
     }
+    let mut reader = reader;
+    reader.limits(image_limits());
     let img = reader
         .decode()
         .map_err(|e| Error::file(path, format!("cannot decode image: {e}")))?;
@@ -75,6 +77,19 @@ pub fn load_rgb(path: &Path) -> Result<Rgb8> {
         height: rgb.height() as usize,
         data: rgb.into_raw(),
     })
+}
+
+/// The largest image a stimulus may be: 16,384 pixels a side and 1 GiB decoded. A few hundred
+/// bytes of JPEG can declare 65,000 × 4,000 pixels and take seconds to decode into invented
+/// content (found by the fuzz campaign, RELIABILITY.md); real stimuli are far smaller.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+
+fn image_limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(1 << 30);
+    limits
 }
 
 /// Whether a JPEG stream has its end-of-image marker (FF D9) after its last start-of-scan
@@ -436,6 +451,37 @@ mod tests {
             std::fs::write(&padded, &longer).unwrap();
             assert_eq!(load_rgb(&padded).unwrap(), decoded, "{ext}");
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Found by the fuzz campaign: 370 bytes of JPEG declaring 57,137 × 3,763 pixels took
+    /// seconds to decode; a side past the limit is refused by the decoder's limits, by name.
+    #[test]
+    fn images_past_the_size_limit_are_refused_before_decoding() {
+        let dir = std::env::temp_dir().join(format!("ventral-huge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let small = dir.join("small.jpg");
+        // Grayscale: 215 MB decoded, inside the decoder's default allocation limit.
+        image::GrayImage::from_fn(16, 8, |x, y| image::Luma([x as u8 * 9 + y as u8 * 20]))
+            .save(&small)
+            .unwrap();
+        let mut bytes = std::fs::read(&small).unwrap();
+        let sof = bytes
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame header");
+        // FF C0, length (2), precision (1), height (2), width (2).
+        bytes[sof + 5..sof + 7].copy_from_slice(&3763u16.to_be_bytes());
+        bytes[sof + 7..sof + 9].copy_from_slice(&57137u16.to_be_bytes());
+        let huge = dir.join("huge.jpg");
+        std::fs::write(&huge, &bytes).unwrap();
+        let t = std::time::Instant::now();
+        let e = load_rgb(&huge).err().unwrap().to_string();
+        assert!(e.contains("huge.jpg"), "{e}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "refused before decoding"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
