@@ -555,11 +555,7 @@ impl AnalysisConfig {
             }
             labels.push(l);
         }
-        let rsa = self.measures.is_empty()
-            || self
-                .measures
-                .iter()
-                .any(|m| matches!(m, MeasureConfig::Rsa {}));
+        let rsa = self.uses_rsa();
         let battery: Vec<&PropertiesConfig> = self.properties().collect();
         if battery.len() > 1 {
             return Err(Error::Invalid(
@@ -668,6 +664,15 @@ impl AnalysisConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Whether RSA is a measure (it is when none is listed).
+    pub fn uses_rsa(&self) -> bool {
+        self.measures.is_empty()
+            || self
+                .measures
+                .iter()
+                .any(|m| matches!(m, MeasureConfig::Rsa {}))
     }
 
     /// Whether any measure runs on the `[stimuli]` set.

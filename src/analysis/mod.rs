@@ -217,11 +217,7 @@ pub fn simulate_voxels(
 /// The subject RDMs of every `[[brain]]` entry, grouped by region, checked against N.
 pub fn load_regions(cfg: &AnalysisConfig, stimuli: &StimulusSet) -> Result<Vec<Region>> {
     let n = stimuli.len();
-    let rsa = cfg.measures.is_empty()
-        || cfg
-            .measures
-            .iter()
-            .any(|m| matches!(m, config::MeasureConfig::Rsa {}));
+    let rsa = cfg.uses_rsa();
     let c = &cfg.compare;
     let mut regions: Vec<Region> = Vec::new();
     for b in &cfg.brain {
@@ -419,11 +415,7 @@ pub fn run_analysis(
         None => None,
     };
     use config::MeasureConfig;
-    let rsa_wanted = cfg.measures.is_empty()
-        || cfg
-            .measures
-            .iter()
-            .any(|m| matches!(m, MeasureConfig::Rsa {}));
+    let rsa_wanted = cfg.uses_rsa();
     let dimensionality_wanted = cfg
         .measures
         .iter()
